@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import SettleCore
+import SettleProviders
+import SettleStore
+
+/// What happened to one provider event.
+public enum IngestOutcome: Sendable, Hashable {
+    /// The payment moved to this status.
+    case applied(paymentID: String, status: PaymentStatus)
+    /// Stored; the payment did not change (duplicate status, stale or out-of-order report).
+    case unchanged(paymentID: String, reason: String)
+    /// The same (provider, event id) was stored before: nothing changed.
+    case duplicate
+    /// Stored and acknowledged, but it names no payment of ours (or one of another provider): flagged.
+    case unmatched
+    /// Stored and acknowledged; Settle does not act on this event type.
+    case ignored
+}
+
+/// Receives provider notifications: verify on the raw bytes before any database work, then in one transaction
+/// store the raw message under its unique (provider, event id), lock the payment, check the transition and the
+/// amount, change the status, and write the event and the audit entry. Answers only after the commit.
+public struct NotificationIngestor: Sendable {
+    let store: Store
+    let providers: ProviderRegistry
+    let logger: Logger
+
+    public init(store: Store, providers: ProviderRegistry, logger: Logger) {
+        self.store = store
+        self.providers = providers
+        self.logger = logger
+    }
+
+    /// Handles one inbound message; returns the provider's acknowledgement and what each event led to.
+    public func ingest(_ notification: InboundNotification, requestID: String?) async throws(SettleError)
+        -> (answer: ProviderAnswer, outcomes: [IngestOutcome])
+    {
+        guard let provider = providers.provider(named: notification.provider) else {
+            throw SettleError.notFound("provider", id: notification.provider)
+        }
+        let verified: VerifiedNotification
+        do {
+            verified = try await provider.verify(notification)
+        } catch {
+            await recordRejection(notification, reason: error.code.description)
+            logger.notice(
+                "notification rejected", metadata: ["provider": "\(provider.name)", "reason": "\(error.code)"]
+            )
+            switch error.code {
+            case .invalidSignature:
+                throw SettleError(.authentication, status: 401, code: "invalid_signature", error.message)
+            case .providerDisabled:
+                throw SettleError(.provider, status: 503, code: "provider_disabled", error.message)
+            default:
+                throw SettleError(.invalidRequest, status: 400, code: "malformed_notification", error.message)
+            }
+        }
+        var events: [ProviderEvent] = []
+        for var event in verified.events {
+            if event.isHint, case .providerPayment(let id) = event.target {
+                // The message is only a hint: trust the provider's API, not the message.
+                do {
+                    let state = try await provider.fetchPayment(providerPaymentID: id)
+                    event.outcome = state?.outcome
+                    event.amountMinorUnits = state?.amountMinorUnits
+                    event.currencyCode = state?.currencyCode
+                    event.isHint = false
+                } catch {
+                    throw SettleError(.provider, status: 503, code: "provider_unavailable", "Could not confirm the event with the provider; retry.")
+                }
+            }
+            events.append(event)
+        }
+        let raw = notification
+        let name = provider.name
+        let events_ = events
+        do {
+            let outcomes = try await store.write { tx in
+                var outcomes: [IngestOutcome] = []
+                for event in events_ {
+                    outcomes.append(try await Self.apply(event, provider: name, raw: raw, requestID: requestID, in: tx))
+                }
+                return outcomes
+            }
+            return (verified.acknowledgement, outcomes)
+        } catch let error as SettleError {
+            throw error
+        } catch {
+            // Never 2xx for something not stored: the provider will retry.
+            logger.error("notification not stored", metadata: ["provider": "\(name)", "error": "\(error)"])
+            throw SettleError.storageUnavailable
+        }
+    }
+
+    /// Applies one verified event inside a write transaction.
+    static func apply(
+        _ event: ProviderEvent, provider: String, raw: InboundNotification, requestID: String?, in tx: StoreTransaction
+    ) async throws -> IngestOutcome {
+        let stored = StoredNotification(
+            provider: provider, providerEventID: event.eventID, eventType: event.type, headers: raw.headers, body: raw.body,
+            receivedAt: raw.receivedAt
+        )
+        guard try await tx.insertNotification(stored) else { return .duplicate }
+        let payment: Payment?
+        switch event.target {
+        case .payment(let id): payment = try await tx.lockPayment(id: id)
+        case .providerPayment(let id): payment = try await tx.lockPayment(provider: provider, providerPaymentID: id)
+        case nil: payment = nil
+        }
+        guard let payment, payment.provider == provider else {
+            try await tx.setNotificationOutcome(id: stored.id, paymentID: nil, outcome: "unmatched", detail: "names no payment of this provider")
+            return .unmatched
+        }
+        guard let outcome = event.outcome else {
+            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
+            return .ignored
+        }
+        let amountMatches =
+            (event.amountMinorUnits.map { $0 == payment.amount.minorUnits } ?? true)
+            && (event.currencyCode.map { $0.uppercased() == payment.amount.currency.code } ?? true)
+        switch PaymentStateMachine.next(from: payment.status, on: .provider(outcome, amountMatches: amountMatches)) {
+        case .move(let to, let reason):
+            let detail =
+                reason == .amountMismatch
+                ? "reported \(event.amountMinorUnits.map(String.init) ?? "?") \(event.currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
+                : nil
+            _ = try await PaymentLedger.move(
+                payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider),
+                failure: to == .failed ? event.failure : nil, requestID: requestID, at: raw.receivedAt, in: tx
+            )
+            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "applied:\(to.rawValue)", detail: detail ?? reason.rawValue)
+            return .applied(paymentID: payment.id, status: to)
+        case .unchanged(let reason), .refuse(let reason):
+            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "unchanged", detail: reason.rawValue)
+            return .unchanged(paymentID: payment.id, reason: reason.rawValue)
+        }
+    }
+
+    private func recordRejection(_ notification: InboundNotification, reason: String) async {
+        do {
+            try await store.write { tx in
+                try await tx.recordRejectedNotification(
+                    provider: notification.provider, reason: reason, body: notification.body, at: notification.receivedAt
+                )
+            }
+        } catch {
+            logger.error("could not record a rejected notification", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import SettleCore
+import SettleProviders
+import SettleStore
+
+/// What a merchant asks for when creating a payment, already decoded from JSON.
+public struct CreatePaymentRequest: Sendable, Hashable {
+    public var amount: Int64
+    public var currency: String
+    public var provider: String
+    public var reference: String
+    public var description: String?
+    public var customer: Customer?
+    public var returnURL: String?
+    public var cancelURL: String?
+    public var metadata: [String: String]
+    public var expiresIn: Int64?
+
+    public init(
+        amount: Int64, currency: String, provider: String, reference: String, description: String? = nil,
+        customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil, metadata: [String: String] = [:],
+        expiresIn: Int64? = nil
+    ) {
+        self.amount = amount
+        self.currency = currency
+        self.provider = provider
+        self.reference = reference
+        self.description = description
+        self.customer = customer
+        self.returnURL = returnURL
+        self.cancelURL = cancelURL
+        self.metadata = metadata
+        self.expiresIn = expiresIn
+    }
+}
+
+/// Who is asking, for the audit trail and for mode scoping.
+public struct Caller: Sendable, Hashable {
+    public var apiKeyID: String
+    public var mode: Mode
+    public var requestID: String?
+
+    public init(apiKeyID: String, mode: Mode, requestID: String?) {
+        self.apiKeyID = apiKeyID
+        self.mode = mode
+        self.requestID = requestID
+    }
+}
+
+/// Limits on what a merchant may send.
+public struct PaymentLimits: Sendable, Hashable {
+    /// The largest amount in minor units.
+    public var maximumAmount: Int64 = 99_999_999_999
+    public var defaultExpiry: Int64 = 86_400
+    public var expiryRange: ClosedRange<Int64> = 60...2_592_000
+
+    public init(maximumAmount: Int64 = 99_999_999_999) {
+        self.maximumAmount = maximumAmount
+    }
+}
+
+/// Creating, reading and cancelling payments.
+public struct PaymentService: Sendable {
+    let store: Store
+    let providers: ProviderRegistry
+    let publicURL: @Sendable () -> String
+    let limits: PaymentLimits
+    let now: @Sendable () -> Date
+    let logger: Logger
+
+    public init(
+        store: Store, providers: ProviderRegistry, publicURL: @escaping @Sendable () -> String, limits: PaymentLimits = .init(),
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) {
+        self.store = store
+        self.providers = providers
+        self.publicURL = publicURL
+        self.limits = limits
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Creates a payment: validate, store it as `requires_action`, call the provider outside any transaction,
+    /// then attach the provider's ids (or fail the payment with the provider's error). When `idempotency` is
+    /// given, the response is stored in the same transaction as the last change, so a retry replays it exactly.
+    /// Returns the HTTP status and the payment.
+    public func create(_ request: CreatePaymentRequest, caller: Caller, idempotency: IdempotencyScope?) async throws(SettleError)
+        -> (status: Int, payment: Payment)
+    {
+        let (payment, provider) = try validate(request, caller: caller)
+        let publicURL = self.publicURL()
+        let actor = PaymentLedger.Actor(kind: .apiKey, id: caller.apiKeyID)
+        try await write { tx in
+            try await tx.insertPayment(payment)
+            try await tx.insertEvent(type: "payment.created", payment: payment, at: payment.createdAt)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: actor.kind, actorID: actor.id, action: "payment.created", targetType: "payment",
+                    targetID: payment.id, after: payment.apiObject, requestID: caller.requestID, at: payment.createdAt
+                )
+            )
+        }
+        let creation: Result<ProviderPaymentCreation, ProviderError>
+        do {
+            creation = .success(
+                try await provider.createPayment(
+                    ProviderPaymentRequest(
+                        payment: payment, idempotencyKey: "settle_\(payment.id)",
+                        notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL
+                    )
+                )
+            )
+        } catch {
+            creation = .failure(error)
+        }
+        let at = now()
+        switch creation {
+        case .success(let created):
+            return try await write { tx in
+                try await tx.attachProvider(
+                    paymentID: payment.id, providerPaymentID: created.providerPaymentID, checkoutURL: created.checkoutURL, at: at
+                )
+                var attached = payment
+                attached.providerPaymentID = created.providerPaymentID
+                attached.checkoutURL = created.checkoutURL
+                attached.updatedAt = at
+                try await tx.appendAudit(
+                    AuditRecord(
+                        actorKind: .provider, actorID: provider.name, action: "payment.provider_created",
+                        targetType: "payment", targetID: payment.id,
+                        after: .object([("provider_payment_id", .string(created.providerPaymentID))]),
+                        requestID: caller.requestID, at: at
+                    )
+                )
+                if let idempotency {
+                    try await tx.completeIdempotencyKey(idempotency, status: 201, body: attached.apiObject.bytes())
+                }
+                return (201, attached)
+            }
+        case .failure(let error):
+            logger.warning("provider refused payment", metadata: ["provider": "\(provider.name)", "code": "\(error.code)"])
+            let failure = PaymentFailure(code: error.providerCode ?? error.code.description, message: error.message)
+            let settleError = Self.providerFailure(error, paymentID: payment.id)
+            _ = try await write { tx in
+                let failed = try await PaymentLedger.move(
+                    payment, to: .failed, reason: .reported, actor: .init(kind: .provider, id: provider.name),
+                    failure: failure, requestID: caller.requestID, at: at, in: tx
+                )
+                if let idempotency {
+                    try await tx.completeIdempotencyKey(
+                        idempotency, status: settleError.status,
+                        body: APIErrorBody.render(settleError, requestID: caller.requestID).bytes()
+                    )
+                }
+                return failed
+            }
+            throw settleError
+        }
+    }
+
+    static func providerFailure(_ error: ProviderError, paymentID: String) -> SettleError {
+        let status = error.code == .unavailable ? 503 : 502
+        return SettleError(
+            .provider, status: status, code: error.code.description,
+            "The provider could not create payment \(paymentID): \(error.message)"
+        )
+    }
+
+    /// Cancels a payment that has not reached a final state.
+    public func cancel(id: String, caller: Caller) async throws(SettleError) -> Payment {
+        let at = now()
+        return try await write { tx in
+            guard let payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {
+                throw SettleError.notFound("payment", id: id)
+            }
+            switch PaymentStateMachine.next(from: payment.status, on: .merchantCancel) {
+            case .move(let to, let reason):
+                return try await PaymentLedger.move(
+                    payment, to: to, reason: reason, actor: .init(kind: .apiKey, id: caller.apiKeyID), failure: nil,
+                    requestID: caller.requestID, at: at, in: tx
+                )
+            case .unchanged, .refuse:
+                throw SettleError(
+                    .invalidRequest, status: 409, code: "payment_not_cancelable",
+                    "Payment \(id) is \(payment.status.rawValue) and can no longer be canceled."
+                )
+            }
+        }
+    }
+
+    public func payment(id: String, mode: Mode) async throws(SettleError) -> Payment {
+        let found = try await read { try await store.payment(id: id, mode: mode) }
+        guard let found else { throw SettleError.notFound("payment", id: id) }
+        return found
+    }
+
+    public func list(_ filter: PaymentFilter) async throws(SettleError) -> (payments: [Payment], hasMore: Bool) {
+        if let cursor = filter.startingAfter {
+            guard try await read({ try await store.paymentExists(id: cursor, mode: filter.mode) }) else {
+                throw SettleError.invalid("starting_after", "No payment with id \(cursor.prefix(64)) to continue after.")
+            }
+        }
+        return try await read { try await store.payments(filter) }
+    }
+
+    public func timeline(id: String, mode: Mode) async throws(SettleError) -> [TimelineEntry] {
+        _ = try await payment(id: id, mode: mode)
+        return try await read { try await store.timeline(paymentID: id) }
+    }
+
+    /// Runs a write; domain errors pass through, anything from storage becomes 503.
+    func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError) -> T {
+        do {
+            return try await store.write(work)
+        } catch let error as SettleError {
+            throw error
+        } catch {
+            logger.error("write failed", metadata: ["error": "\(error)"])
+            throw SettleError.storageUnavailable
+        }
+    }
+
+    func read<T: Sendable>(_ body: () async throws -> T) async throws(SettleError) -> T {
+        do {
+            return try await body()
+        } catch {
+            logger.error("read failed", metadata: ["error": "\(error)"])
+            throw SettleError.storageUnavailable
+        }
+    }
+}

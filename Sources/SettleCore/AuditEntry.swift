@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// Who did something.
+public enum ActorKind: String, Sendable, Hashable, Codable {
+    case apiKey = "api_key"
+    case provider
+    case `operator`
+    case system
+}
+
+/// One entry of the append-only audit trail, before it is chained.
+public struct AuditRecord: Sendable, Hashable {
+    public var actorKind: ActorKind
+    public var actorID: String
+    public var action: String
+    public var targetType: String
+    public var targetID: String
+    public var before: JSONValue
+    public var after: JSONValue
+    public var requestID: String?
+    public var at: Date
+
+    public init(
+        actorKind: ActorKind, actorID: String, action: String, targetType: String, targetID: String,
+        before: JSONValue = .null, after: JSONValue = .null, requestID: String? = nil, at: Date
+    ) {
+        self.actorKind = actorKind
+        self.actorID = actorID
+        self.action = action
+        self.targetType = targetType
+        self.targetID = targetID
+        self.before = before
+        self.after = after
+        self.requestID = requestID
+        self.at = at
+    }
+}
+
+/// The audit trail's hash chain: each entry's hash covers the previous entry's hash and the entry's own content,
+/// so changing, removing or reordering any entry breaks every hash after it.
+public enum AuditChain {
+    /// The `previous hash` of the first entry.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// `SHA-256(previousHash ‖ content)`, lowercase hex. Each field is length-prefixed, so no two different
+    /// entries serialize to the same bytes.
+    public static func hash(
+        previousHash: String, sequence: Int64, actorKind: String, actorID: String, action: String,
+        targetType: String, targetID: String, before: String, after: String, requestID: String?, atMilliseconds: Int64
+    ) -> String {
+        var hasher = SHA256()
+        func field(_ value: String) {
+            let bytes = Array(value.utf8)
+            hasher.update(data: Array("\(bytes.count):".utf8))
+            hasher.update(data: bytes)
+        }
+        field(previousHash)
+        field(String(sequence))
+        field(actorKind)
+        field(actorID)
+        field(action)
+        field(targetType)
+        field(targetID)
+        field(before)
+        field(after)
+        field(requestID ?? "")
+        field(String(atMilliseconds))
+        return Hex.encode(hasher.finalize())
+    }
+}
+
+/// Lowercase hexadecimal.
+public enum Hex {
+    static let digits = Array("0123456789abcdef".utf8)
+
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        var out = [UInt8]()
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

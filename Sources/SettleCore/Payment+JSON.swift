@@ -1,0 +1,37 @@
+import Foundation
+
+extension Payment {
+    /// The payment as the merchant API shows it. Events carry this same object.
+    public var apiObject: JSONValue {
+        .object([
+            ("id", .string(id)),
+            ("object", .string("payment")),
+            ("status", .string(status.rawValue)),
+            ("amount", .int(amount.minorUnits)),
+            ("currency", .string(amount.currency.code)),
+            ("provider", .string(provider)),
+            ("reference", .string(reference)),
+            ("description", .string(description)),
+            ("customer", customer.map { c in
+                .object([("email", .string(c.email)), ("name", .string(c.name)), ("phone", .string(c.phone))])
+            } ?? .null),
+            ("checkout_url", .string(checkoutURL)),
+            ("return_url", .string(returnURL)),
+            ("cancel_url", .string(cancelURL)),
+            ("provider_payment_id", .string(providerPaymentID)),
+            ("failure", failure.map { .object([("code", .string($0.code)), ("message", .string($0.message))]) } ?? .null),
+            ("expires_at", .int(expiresAt.map(UnixTime.seconds))),
+            ("created_at", .int(UnixTime.seconds(createdAt))),
+            ("updated_at", .int(UnixTime.seconds(updatedAt))),
+            ("metadata", .stringMap(metadata)),
+            ("livemode", .bool(mode.isLive)),
+        ])
+    }
+}
+
+/// Conversions between `Date` and integer Unix time. Settle stores milliseconds and shows seconds.
+public enum UnixTime {
+    public static func seconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970).rounded(.down)) }
+    public static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func date(milliseconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
+}

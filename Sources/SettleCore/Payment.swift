@@ -1,0 +1,71 @@
+import Foundation
+
+/// The buyer, as the merchant describes them. Never card data.
+public struct Customer: Sendable, Hashable, Codable {
+    public var email: String?
+    public var name: String?
+    public var phone: String?
+
+    public init(email: String? = nil, name: String? = nil, phone: String? = nil) {
+        self.email = email
+        self.name = name
+        self.phone = phone
+    }
+}
+
+/// Why a payment failed, as the provider put it.
+public struct PaymentFailure: Sendable, Hashable, Codable {
+    public var code: String
+    public var message: String
+
+    public init(code: String, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A payment: one attempt to take an amount from a buyer through one provider.
+public struct Payment: Sendable, Hashable {
+    public var id: String
+    public var mode: Mode
+    public var status: PaymentStatus
+    public var amount: Money
+    public var provider: String
+    public var reference: String
+    public var description: String?
+    public var customer: Customer?
+    public var returnURL: String?
+    public var cancelURL: String?
+    public var metadata: [String: String]
+    public var checkoutURL: String?
+    public var providerPaymentID: String?
+    public var failure: PaymentFailure?
+    public var expiresAt: Date?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, mode: Mode, status: PaymentStatus, amount: Money, provider: String, reference: String,
+        description: String? = nil, customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil,
+        metadata: [String: String] = [:], checkoutURL: String? = nil, providerPaymentID: String? = nil,
+        failure: PaymentFailure? = nil, expiresAt: Date? = nil, createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.mode = mode
+        self.status = status
+        self.amount = amount
+        self.provider = provider
+        self.reference = reference
+        self.description = description
+        self.customer = customer
+        self.returnURL = returnURL
+        self.cancelURL = cancelURL
+        self.metadata = metadata
+        self.checkoutURL = checkoutURL
+        self.providerPaymentID = providerPaymentID
+        self.failure = failure
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

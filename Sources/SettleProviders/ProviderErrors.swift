@@ -1,0 +1,65 @@
+/// Why an inbound message was refused before anything was stored. Messages never contain secrets.
+public struct NotificationRejection: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case invalidSignature = "invalid_signature"
+            case malformed = "malformed_notification"
+            case providerDisabled = "provider_disabled"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+        /// The message is not authentic (missing, wrong or stale signature): 401.
+        public static let invalidSignature = Code(.invalidSignature)
+        /// Authentic framing but unreadable content: 400.
+        public static let malformed = Code(.malformed)
+        /// The provider is disabled (no secret configured): fail closed, 503.
+        public static let providerDisabled = Code(.providerDisabled)
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// A failed call to a provider's API. Messages never contain secrets.
+public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case unavailable = "provider_unavailable"
+            case rejected = "provider_error"
+            case disabled = "provider_disabled"
+            case unsupported = "provider_unsupported"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+        /// Network failure, timeout, 429 or 5xx, or an open circuit breaker: worth retrying later.
+        public static let unavailable = Code(.unavailable)
+        /// The provider refused the request (4xx).
+        public static let rejected = Code(.rejected)
+        /// The provider is not configured.
+        public static let disabled = Code(.disabled)
+        /// The request cannot be served by this provider (mode, currency).
+        public static let unsupported = Code(.unsupported)
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
+    /// The provider's own error code, when it gave one.
+    public let providerCode: String?
+    public let message: String
+
+    public init(_ code: Code, providerCode: String? = nil, _ message: String) {
+        self.code = code
+        self.providerCode = providerCode
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

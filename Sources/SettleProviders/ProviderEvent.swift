@@ -1,0 +1,80 @@
+import Foundation
+import SettleCore
+
+/// An inbound message exactly as it arrived: Settle stores these bytes before it acknowledges anything.
+public struct InboundNotification: Sendable {
+    public var provider: String
+    public var method: String
+    public var contentType: String?
+    /// Header names lower-cased.
+    public var headers: [String: String]
+    public var query: String?
+    public var body: [UInt8]
+    public var receivedAt: Date
+
+    public init(
+        provider: String, method: String = "POST", contentType: String?, headers: [String: String], query: String? = nil,
+        body: [UInt8], receivedAt: Date
+    ) {
+        self.provider = provider
+        self.method = method
+        self.contentType = contentType
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+        self.query = query
+        self.body = body
+        self.receivedAt = receivedAt
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// Which payment a provider event is about.
+public enum PaymentTarget: Sendable, Hashable {
+    /// Settle's own id, when the provider echoes it back.
+    case payment(id: String)
+    /// The provider's id for the payment.
+    case providerPayment(id: String)
+}
+
+/// A verified, normalized provider event.
+public struct ProviderEvent: Sendable, Hashable {
+    /// The provider's unique id for this event: notifications are deduplicated on (provider, event id).
+    public var eventID: String
+    /// The provider's own type name, kept for the timeline.
+    public var type: String
+    public var target: PaymentTarget?
+    /// `nil` for event types Settle does not act on: they are stored and acknowledged.
+    public var outcome: ProviderOutcome?
+    /// The amount the provider reports, already converted to minor units at the adapter's edge.
+    public var amountMinorUnits: Int64?
+    public var currencyCode: String?
+    public var failure: PaymentFailure?
+    /// The message is only a hint: fetch the authoritative state before acting on it.
+    public var isHint: Bool
+
+    public init(
+        eventID: String, type: String, target: PaymentTarget?, outcome: ProviderOutcome?, amountMinorUnits: Int64? = nil,
+        currencyCode: String? = nil, failure: PaymentFailure? = nil, isHint: Bool = false
+    ) {
+        self.eventID = eventID
+        self.type = type
+        self.target = target
+        self.outcome = outcome
+        self.amountMinorUnits = amountMinorUnits
+        self.currencyCode = currencyCode
+        self.failure = failure
+        self.isHint = isHint
+    }
+}
+
+/// The result of verifying one inbound message.
+public struct VerifiedNotification: Sendable, Hashable {
+    public var events: [ProviderEvent]
+    /// What to answer once stored (most providers want an empty 200).
+    public var acknowledgement: ProviderAnswer
+
+    public init(events: [ProviderEvent], acknowledgement: ProviderAnswer = .init(status: 200, contentType: "application/json", body: Array(#"{"received":true}"#.utf8))) {
+        self.events = events
+        self.acknowledgement = acknowledgement
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import SettleCore
+
+/// The built-in sandbox: a provider that behaves like a real one over real HTTP, with no credentials.
+///
+/// Its checkout page (`/sandbox/checkout/{payment_id}`) lets the buyer approve, decline, leave pending or expire;
+/// each choice makes ``SandboxNotifier`` post a Standard Webhooks-signed notification to
+/// `POST /v1/webhooks/sandbox`, which this adapter verifies like any other provider's. Test mode only.
+public struct SandboxProvider: PaymentProvider {
+    public let name = "sandbox"
+    let secretSource: @Sendable () -> StandardWebhookSecret?
+
+    public init(secret: StandardWebhookSecret?) {
+        self.secretSource = { secret }
+    }
+
+    /// A secret known only once the database is open (generated and stored on first start).
+    public init(secret: @escaping @Sendable () -> StandardWebhookSecret?) {
+        self.secretSource = secret
+    }
+
+    var secret: StandardWebhookSecret? { secretSource() }
+
+    public var availability: ProviderAvailability {
+        secret == nil ? .disabled(reason: "SETTLE_SANDBOX_WEBHOOK_SECRET is not set") : .enabled
+    }
+
+    public var modes: Set<Mode> { [.test] }
+
+    public func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation {
+        guard secret != nil else { throw ProviderError(.disabled, "The sandbox provider is disabled.") }
+        guard request.payment.mode == .test else {
+            throw ProviderError(.unsupported, "The sandbox provider only takes test-mode payments.")
+        }
+        return ProviderPaymentCreation(
+            providerPaymentID: Self.providerPaymentID(for: request.payment.id),
+            nextAction: .redirect(url: "\(request.publicURL)/sandbox/checkout/\(request.payment.id)")
+        )
+    }
+
+    public func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification {
+        guard let secret else { throw NotificationRejection(.providerDisabled, "The sandbox provider is disabled.") }
+        do {
+            try StandardWebhooks.verify(
+                secrets: [secret], id: notification.header("webhook-id"),
+                timestamp: notification.header("webhook-timestamp"),
+                signatureHeader: notification.header("webhook-signature"), body: notification.body,
+                now: notification.receivedAt
+            )
+        } catch {
+            throw NotificationRejection(.invalidSignature, "Signature verification failed: \(error.rawValue).")
+        }
+        let message: SandboxMessage
+        do {
+            message = try JSONDecoder().decode(SandboxMessage.self, from: Data(notification.body))
+        } catch {
+            throw NotificationRejection(.malformed, "The notification body is not a sandbox event.")
+        }
+        let event = ProviderEvent(
+            eventID: message.id, type: message.type, target: .payment(id: message.data.paymentID),
+            outcome: SandboxAction.outcome(forEventType: message.type), amountMinorUnits: message.data.amount,
+            currencyCode: message.data.currency,
+            failure: message.type == "payment.failed" ? PaymentFailure(code: "card_declined", message: "The sandbox declined the payment.") : nil
+        )
+        return VerifiedNotification(events: [event])
+    }
+
+    public func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState? {
+        // The sandbox keeps no state of its own: the checkout page's choice is the only source of truth.
+        nil
+    }
+
+    static func providerPaymentID(for paymentID: String) -> String {
+        "sb_" + paymentID.split(separator: "_", maxSplits: 1).last.map(String.init)!
+    }
+}
+
+/// The sandbox's notification body.
+struct SandboxMessage: Codable, Sendable {
+    struct Payload: Codable, Sendable {
+        var paymentID: String
+        var amount: Int64
+        var currency: String
+
+        enum CodingKeys: String, CodingKey {
+            case paymentID = "payment_id"
+            case amount
+            case currency
+        }
+    }
+
+    var id: String
+    var type: String
+    var data: Payload
+}
+
+/// What the buyer chose on the sandbox checkout page.
+public enum SandboxAction: String, Sendable, CaseIterable {
+    case approve
+    case decline
+    case pending
+    case expire
+
+    /// The notification's `type`.
+    public var eventType: String {
+        switch self {
+        case .approve: "payment.succeeded"
+        case .decline: "payment.failed"
+        case .pending: "payment.processing"
+        case .expire: "payment.expired"
+        }
+    }
+
+    static func outcome(forEventType type: String) -> ProviderOutcome? {
+        switch type {
+        case "payment.succeeded": .succeeded
+        case "payment.failed": .failed
+        case "payment.processing": .processing
+        case "payment.expired": .expired
+        default: nil
+        }
+    }
+}

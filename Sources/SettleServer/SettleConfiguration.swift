@@ -1,0 +1,35 @@
+import Configuration
+import Logging
+import SettleStore
+
+/// Every setting, read once: flags, then environment, then `.env`, then defaults (see the README's table).
+public struct SettleConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 8080
+    public var databaseURL: String = DatabaseLocation.defaultURL
+    /// Base for the URLs Settle hands out; defaults to `http://<host>:<port>`.
+    public var publicURL: String?
+    /// `whsec_…`; generated and stored on first start when unset.
+    public var sandboxWebhookSecret: String?
+    public var durability: Durability = .full
+    public var maximumAmount: Int64 = 99_999_999_999
+    /// Seconds between sweeps for expired payments.
+    public var sweepInterval: Int = 30
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// Reads `settle.*` keys (`SETTLE_*` in the environment and `.env`).
+    public init(reader: ConfigReader) {
+        let config = reader.scoped(to: "settle")
+        host = config.string(forKey: "host", default: host)
+        port = config.int(forKey: "port", default: port)
+        databaseURL = config.string(forKey: "database.url", isSecret: true, default: databaseURL)
+        publicURL = config.string(forKey: "public.url")
+        sandboxWebhookSecret = config.string(forKey: "sandbox.webhook.secret", isSecret: true)
+        durability = Durability(rawValue: config.string(forKey: "durability", default: "full")) ?? .full
+        maximumAmount = Int64(config.int(forKey: "max.amount", default: Int(maximumAmount)))
+        sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
+        logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+    }
+}

@@ -1,0 +1,153 @@
+import Logging
+import Synchronization
+
+/// Groups the writes of concurrent requests into one transaction, so many requests share one disk flush.
+///
+/// The first writer to arrive becomes the leader: it takes every queued job (up to ``maxBatch``), runs them in
+/// one transaction, each inside its own savepoint, commits once, and wakes every writer with its own result. If
+/// more jobs arrived meanwhile, it hands leadership to the oldest waiting writer, so no caller works for others
+/// indefinitely and no background task is needed. A job that throws is rolled back to its savepoint alone; a
+/// failed commit fails every job in the batch, so nobody reports success for something not on disk.
+final class GroupCommit: Sendable {
+    typealias Work = @Sendable (StoreTransaction) async throws -> any Sendable
+
+    private final class Job: Sendable {
+        let work: Work
+        let signal = Mutex<(pending: [Signal], waiter: CheckedContinuation<Signal, Never>?)>(([], nil))
+
+        init(work: @escaping Work) { self.work = work }
+
+        func send(_ signal: Signal) {
+            let waiter = self.signal.withLock { state -> CheckedContinuation<Signal, Never>? in
+                if let waiter = state.waiter {
+                    state.waiter = nil
+                    return waiter
+                }
+                state.pending.append(signal)
+                return nil
+            }
+            waiter?.resume(returning: signal)
+        }
+
+        func wait() async -> Signal {
+            await withCheckedContinuation { continuation in
+                let ready = self.signal.withLock { state -> Signal? in
+                    if !state.pending.isEmpty { return state.pending.removeFirst() }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
+
+    private enum Signal: Sendable {
+        case lead
+        case done(Result<any Sendable, any Error>)
+    }
+
+    private struct State {
+        var queue: [Job] = []
+        var leaderActive = false
+    }
+
+    let driver: any DatabaseDriver
+    let maxBatch: Int
+    let logger: Logger
+    private let state = Mutex(State())
+
+    init(driver: any DatabaseDriver, maxBatch: Int = 256, logger: Logger) {
+        self.driver = driver
+        self.maxBatch = maxBatch
+        self.logger = logger
+    }
+
+    /// Runs `work` inside a write transaction shared with concurrent writers; returns once it is committed.
+    func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws -> T {
+        let job = Job(work: { try await work($0) })
+        let lead = state.withLock { state -> Bool in
+            state.queue.append(job)
+            if state.leaderActive { return false }
+            state.leaderActive = true
+            return true
+        }
+        if lead { await runBatch() }
+        while true {
+            switch await job.wait() {
+            case .lead: await runBatch()
+            case .done(let result): return try result.get() as! T
+            }
+        }
+    }
+
+    private func runBatch() async {
+        let batch = state.withLock { state -> [Job] in
+            let count = min(maxBatch, state.queue.count)
+            let batch = Array(state.queue.prefix(count))
+            state.queue.removeFirst(count)
+            return batch
+        }
+        let results = await execute(batch)
+        let nextLeader = state.withLock { state -> Job? in
+            if let first = state.queue.first { return first }
+            state.leaderActive = false
+            return nil
+        }
+        for (job, result) in zip(batch, results) { job.send(.done(result)) }
+        nextLeader?.send(.lead)
+    }
+
+    private func execute(_ batch: [Job]) async -> [Result<any Sendable, any Error>] {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await driver.withWriter { connection in
+                    try await self.transaction(batch, on: connection)
+                }
+            } catch is RetryableConflict where attempt < 5 {
+                logger.debug("write batch hit a deadlock; retrying", metadata: ["attempt": "\(attempt)"])
+                continue
+            } catch {
+                let failure: any Error =
+                    (error as? StoreError) ?? StoreError(.unavailable, "The database could not complete the write.")
+                logger.error("write batch failed", metadata: ["jobs": "\(batch.count)", "error": "\(failure)"])
+                return batch.map { _ in .failure(failure) }
+            }
+        }
+    }
+
+    private func transaction(_ batch: [Job], on connection: any SQLConnection) async throws
+        -> [Result<any Sendable, any Error>]
+    {
+        try await driver.beginWrite(on: connection)
+        do {
+            let transaction = try await StoreTransaction.begin(on: connection)
+            var results: [Result<any Sendable, any Error>] = []
+            results.reserveCapacity(batch.count)
+            for job in batch {
+                try await connection.query("SAVEPOINT job")
+                let mark = transaction.mark()
+                do {
+                    let value = try await job.work(transaction)
+                    try await connection.query("RELEASE SAVEPOINT job")
+                    results.append(.success(value))
+                } catch is RetryableConflict {
+                    throw RetryableConflict()
+                } catch {
+                    // Undo this job alone; if even that fails, the connection is gone and the batch fails.
+                    try await connection.query("ROLLBACK TO SAVEPOINT job")
+                    try await connection.query("RELEASE SAVEPOINT job")
+                    transaction.rewind(to: mark)
+                    results.append(.failure(error))
+                }
+            }
+            try await transaction.finish()
+            try await connection.query("COMMIT")
+            return results
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import SettleCore
+
+/// One versioned schema change: statements run in order, in the same transaction as its ledger entry.
+struct Migration: Sendable {
+    let version: Int
+    let name: String
+    let statements: @Sendable (SQLDialect) -> [String]
+}
+
+/// Runs pending migrations, recording each in `schema_migrations`. On PostgreSQL a transaction-scoped advisory
+/// lock keeps two instances starting at once from racing; on SQLite `BEGIN IMMEDIATE` does the same.
+enum Migrator {
+    /// `pg_advisory_xact_lock` key: "settle" in ASCII.
+    static let advisoryLockKey: Int64 = 0x7365_7474_6C65
+
+    static func migrate(_ driver: any DatabaseDriver, migrations: [Migration] = Schema.all) async throws -> [String] {
+        try await driver.withWriter { connection -> [String] in
+            try await driver.beginWrite(on: connection)
+            do {
+                if connection.dialect == .postgres {
+                    try await connection.query("SELECT pg_advisory_xact_lock(\(advisoryLockKey))")
+                }
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+                )
+                let applied = Set(try await connection.query("SELECT version FROM schema_migrations").map { try $0.int("version") })
+                var ran: [String] = []
+                for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(Int64(migration.version)) {
+                    for statement in migration.statements(connection.dialect) {
+                        try await connection.query(SQL(stringLiteral: statement))
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (\(migration.version), \(migration.name), \(UnixTime.milliseconds(Date())))"
+                    )
+                    ran.append("\(migration.version) \(migration.name)")
+                }
+                try await connection.query("COMMIT")
+                return ran
+            } catch {
+                _ = try? await connection.query("ROLLBACK")
+                throw error
+            }
+        }
+    }
+}
+
+/// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
+/// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
+enum Schema {
+    static let all: [Migration] = [initial]
+
+    static let initial = Migration(version: 1, name: "initial") { dialect in
+        let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        let bytes = dialect == .postgres ? "BYTEA" : "BLOB"
+        return [
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, mode TEXT NOT NULL CHECK (mode IN ('test', 'live')), name TEXT NOT NULL,
+                display TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked_at BIGINT
+            )
+            """,
+            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at BIGINT NOT NULL)",
+            """
+            CREATE TABLE payments (
+                seq \(serial), id TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, status TEXT NOT NULL,
+                amount BIGINT NOT NULL CHECK (amount > 0), currency TEXT NOT NULL, provider TEXT NOT NULL,
+                reference TEXT NOT NULL, description TEXT, customer TEXT, return_url TEXT, cancel_url TEXT,
+                metadata TEXT NOT NULL, checkout_url TEXT, provider_payment_id TEXT, failure_code TEXT,
+                failure_message TEXT, expires_at BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,
+                UNIQUE (provider, provider_payment_id)
+            )
+            """,
+            "CREATE INDEX payments_mode_reference ON payments (mode, reference)",
+            "CREATE INDEX payments_mode_status ON payments (mode, status)",
+            "CREATE INDEX payments_open_expiry ON payments (status, expires_at)",
+            """
+            CREATE TABLE events (
+                seq \(serial), id TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, type TEXT NOT NULL, payment_id TEXT,
+                data TEXT NOT NULL, created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX events_payment ON events (payment_id, seq)",
+            "CREATE INDEX events_mode_type ON events (mode, type, seq)",
+            """
+            CREATE TABLE notifications (
+                seq \(serial), id TEXT NOT NULL UNIQUE, provider TEXT NOT NULL, provider_event_id TEXT NOT NULL,
+                event_type TEXT NOT NULL, payment_id TEXT, headers TEXT NOT NULL, body \(bytes) NOT NULL,
+                received_at BIGINT NOT NULL, outcome TEXT NOT NULL, detail TEXT,
+                UNIQUE (provider, provider_event_id)
+            )
+            """,
+            "CREATE INDEX notifications_payment ON notifications (payment_id, seq)",
+            """
+            CREATE TABLE rejected_notifications (
+                seq \(serial), provider TEXT NOT NULL, reason TEXT NOT NULL, body_sha256 TEXT NOT NULL,
+                body_size BIGINT NOT NULL, received_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE audit_log (
+                seq BIGINT PRIMARY KEY, actor_kind TEXT NOT NULL, actor_id TEXT NOT NULL, action TEXT NOT NULL,
+                target_type TEXT NOT NULL, target_id TEXT NOT NULL, before_state TEXT NOT NULL, after_state TEXT NOT NULL,
+                request_id TEXT, at BIGINT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+            )
+            """,
+            "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '\(AuditChain.genesis)')",
+            """
+            CREATE TABLE idempotency_keys (
+                api_key_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL,
+                response_status INTEGER, response_body \(bytes), created_at BIGINT NOT NULL, locked_at BIGINT NOT NULL,
+                PRIMARY KEY (api_key_id, idempotency_key)
+            )
+            """,
+        ]
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import SettleCore
+
+/// How hard a commit waits for the disk. `full` (the default) survives a process kill and a power loss;
+/// `normal` survives a process kill only (SQLite WAL with `synchronous=NORMAL`).
+public enum Durability: String, Sendable, Hashable {
+    case full
+    case normal
+}
+
+/// Settle's persistence: SQLite (embedded default) or PostgreSQL, behind operations at the level of the use
+/// cases. Writes go through a group commit (``write(_:)``); reads see committed data (``read(_:)``).
+public final class Store: Sendable {
+    let driver: any DatabaseDriver
+    let commits: GroupCommit
+    public let logger: Logger
+    public let location: DatabaseLocation
+
+    private init(driver: any DatabaseDriver, location: DatabaseLocation, logger: Logger) {
+        self.driver = driver
+        self.location = location
+        self.logger = logger
+        self.commits = GroupCommit(driver: driver, logger: logger)
+    }
+
+    /// Opens the database. For PostgreSQL the pool works only while ``run()`` runs (a service in `serve`, or
+    /// ``withStore(_:durability:logger:_:)`` for one-off commands).
+    public static func open(_ location: DatabaseLocation, durability: Durability = .full, logger: Logger) async throws
+        -> Store
+    {
+        let driver: any DatabaseDriver
+        switch location {
+        case .sqlite(let path):
+            do {
+                driver = try await SQLiteDriver.open(
+                    path: path, synchronous: durability == .full ? "FULL" : "NORMAL", logger: logger
+                )
+            } catch {
+                throw StoreError(.unavailable, "Cannot open the SQLite database at \(path).")
+            }
+        case .postgres(let host, let port, let user, let password, let database, let socket):
+            driver = PostgresDriver(
+                host: host, port: port, user: user, password: password, database: database, unixSocket: socket,
+                logger: logger
+            )
+        }
+        return Store(driver: driver, location: location, logger: logger)
+    }
+
+    /// Opens the store, runs it for the duration of `body`, then closes it.
+    public static func withStore<T: Sendable>(
+        _ location: DatabaseLocation, durability: Durability = .full, logger: Logger,
+        _ body: @Sendable (Store) async throws -> T
+    ) async throws -> T {
+        let store = try await open(location, durability: durability, logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            let result = try await body(store)
+            await store.close()
+            return result
+        }
+    }
+
+    public var dialect: SQLDialect { driver.dialect }
+
+    /// Background work (the PostgreSQL pool) until cancelled.
+    public func run() async throws { try await driver.run() }
+
+    public func close() async { await driver.close() }
+
+    /// Applies pending migrations; returns what ran.
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await Migrator.migrate(driver)
+    }
+
+    /// Runs `work` in a write transaction shared with concurrent writers (one commit, one flush for all).
+    /// When `work` throws, only its own changes are rolled back.
+    public func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws -> T {
+        try await commits.write(work)
+    }
+
+    /// Runs `body` against committed data.
+    public func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+        do {
+            return try await driver.withReader(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.unavailable, "The database could not be read.")
+        }
+    }
+}

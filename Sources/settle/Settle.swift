@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct SettleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settle",
+        abstract: "Settle: a self-hosted payment switch.",
+        subcommands: [Serve.self, Migrate.self, Keys.self, Audit.self, Bench.self],
+        defaultSubcommand: Serve.self
+    )
+}
