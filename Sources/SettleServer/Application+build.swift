@@ -78,8 +78,13 @@ struct StoreService: Service {
     let store: Store
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await store.run()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await store.run()
+            }
+        } catch {
+            await store.close()
+            throw error
         }
         await store.close()
     }

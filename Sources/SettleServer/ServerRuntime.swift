@@ -27,7 +27,7 @@ public final class ServerRuntime: Sendable {
         state.withLock { $0.publicURL } ?? "http://\(host):8080"
     }
 
-    var sandboxSecret: StandardWebhookSecret? { state.withLock { $0.sandboxSecret } }
+    public var sandboxSecret: StandardWebhookSecret? { state.withLock { $0.sandboxSecret } }
 
     /// The port the server bound, once it runs.
     public var boundPort: Int? { state.withLock { $0.boundPort } }

@@ -56,8 +56,16 @@ final class SQLiteDriver: DatabaseDriver {
         try? await gracefulShutdown()
     }
 
+    private let closed = Atomic<Bool>(false)
+
+    /// Closes every connection once (SQLite requires it before a connection is released).
     func close() async {
-        for connection in readers + [writer] { try? await connection.connection.close() }
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        // The future-based close is not abandoned when the calling task is already cancelled (shutdown).
+        for connection in readers + [writer] {
+            let closing: EventLoopFuture<Void> = connection.connection.close()
+            try? await closing.get()
+        }
     }
 }
 

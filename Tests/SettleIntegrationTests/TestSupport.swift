@@ -1,0 +1,155 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import SettleServer
+import Logging
+import NIOCore
+import NIOHTTP1
+import Settle
+import SettleCore
+import SettleProviders
+import SettleServer
+import SettleStore
+import Testing
+
+/// The database engines every integration test runs against. PostgreSQL comes from `POSTGRES_HOSTNAME`,
+/// `POSTGRES_PORT`, `POSTGRES_USER`, `POSTGRES_PASSWORD`, `POSTGRES_DB` (local defaults); each test gets a fresh
+/// database. `SETTLE_TEST_POSTGRES=off` leaves PostgreSQL out (CI never sets it).
+enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    static var enabled: [Engine] {
+        ProcessInfo.processInfo.environment["SETTLE_TEST_POSTGRES"] == "off" ? [.sqlite] : allCases
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "settle.tests")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// A new, empty database of this engine.
+    func makeDatabaseURL() async throws -> String {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("settle-tests-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return directory.appendingPathComponent("settle.sqlite").path
+        case .postgres:
+            let env = ProcessInfo.processInfo.environment
+            let host = env["POSTGRES_HOSTNAME"] ?? "127.0.0.1"
+            let port = env["POSTGRES_PORT"] ?? "5432"
+            let user = env["POSTGRES_USER"] ?? "postgres"
+            let password = env["POSTGRES_PASSWORD"].map { ":\($0)" } ?? ""
+            let admin = env["POSTGRES_DB"] ?? "postgres"
+            let name = "settle_test_\(Identifier.randomToken(length: 12).lowercased())"
+            try await Store.withStore(try DatabaseLocation(url: "postgres://\(user)\(password)@\(host):\(port)/\(admin)"), logger: Self.logger) { store in
+                _ = try await store.read { connection in try await connection.query("CREATE DATABASE \(raw: name)") }
+            }
+            return "postgres://\(user)\(password)@\(host):\(port)/\(name)"
+        }
+    }
+}
+
+/// A Settle server running on a loopback port for the duration of a test, with a test-mode key.
+struct RunningSettle: Sendable {
+    let settle: SettleApplication
+    let baseURL: String
+    let apiKey: String
+    let client: HTTPClient
+
+    var store: Store { settle.store }
+
+    struct HTTPResult: Sendable {
+        let status: Int
+        let headers: HTTPHeaders
+        let body: [UInt8]
+
+        var json: [String: Any] {
+            ((try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]) ?? [:]
+        }
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+    }
+
+    func request(
+        _ method: HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = [], auth: Bool = true,
+        contentType: String? = nil, rawBody: [UInt8]? = nil
+    ) async throws -> HTTPResult {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if auth { request.headers.add(name: "authorization", value: "Bearer \(apiKey)") }
+        if let json {
+            request.headers.add(name: "content-type", value: contentType ?? "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        } else if let rawBody {
+            if let contentType { request.headers.add(name: "content-type", value: contentType) }
+            request.body = .bytes(ByteBuffer(bytes: rawBody))
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return HTTPResult(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
+    }
+
+    /// Creates a sandbox payment through the API; returns its id.
+    func createPayment(amount: Int64 = 150_000, currency: String = "COP", extra: String = "") async throws -> String {
+        let result = try await request(
+            .POST, "/v1/payments",
+            json: #"{"amount":\#(amount),"currency":"\#(currency)","provider":"sandbox","reference":"order-\#(Identifier.randomToken(length: 6))"\#(extra)}"#
+        )
+        #expect(result.status == 201, "create answered \(result.status): \(result.text)")
+        return try #require(result.json["id"] as? String)
+    }
+
+    func paymentStatus(_ id: String) async throws -> String? {
+        try await request(.GET, "/v1/payments/\(id)").json["status"] as? String
+    }
+
+    /// Plays the sandbox provider against this server.
+    var notifier: SandboxNotifier {
+        SandboxNotifier(secret: settle.runtime.sandboxSecret!, webhookURL: "\(baseURL)/v1/webhooks/sandbox", httpClient: client)
+    }
+}
+
+/// The HTTP client all tests share; sized for the concurrency tests.
+let testHTTPClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+    configuration.redirectConfiguration = .disallow
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
+/// Runs Settle against `databaseURL` on a free loopback port while `body` runs.
+func withSettle<T: Sendable>(
+    databaseURL: String, configure: (inout SettleConfiguration) -> Void = { _ in },
+    _ body: @Sendable (RunningSettle) async throws -> T
+) async throws -> T {
+    var configuration = SettleConfiguration()
+    configuration.databaseURL = databaseURL
+    configuration.port = 0
+    configuration.sweepInterval = 3600
+    configure(&configuration)
+    let settle = try await buildApplication(configuration, logger: Engine.logger, httpClient: testHTTPClient)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await settle.app.run() }
+        defer { group.cancelAll() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while settle.runtime.boundPort == nil {
+            guard ContinuousClock.now < deadline else { throw TestFailure("server did not start") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let (secret, key) = APIKeys.generate(mode: .test, name: "tests", at: Date())
+        try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
+        let running = RunningSettle(settle: settle, baseURL: settle.runtime.publicURL, apiKey: secret, client: testHTTPClient)
+        return try await body(running)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
