@@ -93,7 +93,8 @@ public struct NotificationIngestor: Sendable {
         }
     }
 
-    /// Applies one verified event inside a write transaction.
+    /// Applies one verified event inside a write transaction: lock the payment, decide, store the raw
+    /// notification with its outcome (a duplicate stops here, having written nothing), then change the status.
     static func apply(
         _ event: ProviderEvent, provider: String, raw: InboundNotification, requestID: String?, in tx: StoreTransaction
     ) async throws -> IngestOutcome {
@@ -101,7 +102,9 @@ public struct NotificationIngestor: Sendable {
             provider: provider, providerEventID: event.eventID, eventType: event.type, headers: raw.headers, body: raw.body,
             receivedAt: raw.receivedAt
         )
-        guard try await tx.insertNotification(stored) else { return .duplicate }
+        func store(paymentID: String?, outcome: String, detail: String?) async throws -> Bool {
+            try await tx.insertNotification(stored, paymentID: paymentID, outcome: outcome, detail: detail)
+        }
         let payment: Payment?
         switch event.target {
         case .payment(let id): payment = try await tx.lockPayment(id: id)
@@ -109,12 +112,12 @@ public struct NotificationIngestor: Sendable {
         case nil: payment = nil
         }
         guard let payment, payment.provider == provider else {
-            try await tx.setNotificationOutcome(id: stored.id, paymentID: nil, outcome: "unmatched", detail: "names no payment of this provider")
-            return .unmatched
+            return try await store(paymentID: nil, outcome: "unmatched", detail: "names no payment of this provider")
+                ? .unmatched : .duplicate
         }
         guard let outcome = event.outcome else {
-            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
-            return .ignored
+            return try await store(paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
+                ? .ignored : .duplicate
         }
         let amountMatches =
             (event.amountMinorUnits.map { $0 == payment.amount.minorUnits } ?? true)
@@ -124,16 +127,18 @@ public struct NotificationIngestor: Sendable {
             let detail =
                 reason == .amountMismatch
                 ? "reported \(event.amountMinorUnits.map(String.init) ?? "?") \(event.currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
-                : nil
+                : reason.rawValue
+            guard try await store(paymentID: payment.id, outcome: "applied:\(to.rawValue)", detail: detail) else {
+                return .duplicate
+            }
             _ = try await PaymentLedger.move(
                 payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider),
                 failure: to == .failed ? event.failure : nil, requestID: requestID, at: raw.receivedAt, in: tx
             )
-            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "applied:\(to.rawValue)", detail: detail ?? reason.rawValue)
             return .applied(paymentID: payment.id, status: to)
         case .unchanged(let reason), .refuse(let reason):
-            try await tx.setNotificationOutcome(id: stored.id, paymentID: payment.id, outcome: "unchanged", detail: reason.rawValue)
-            return .unchanged(paymentID: payment.id, reason: reason.rawValue)
+            return try await store(paymentID: payment.id, outcome: "unchanged", detail: reason.rawValue)
+                ? .unchanged(paymentID: payment.id, reason: reason.rawValue) : .duplicate
         }
     }
 

@@ -48,17 +48,23 @@ final class GroupCommit: Sendable {
 
     private struct State {
         var queue: [Job] = []
-        var leaderActive = false
+        /// Batches running now (at most `maxConcurrentBatches`).
+        var leaders = 0
+        /// Queued jobs already told to lead, so no job is promoted twice.
+        var promoted: Set<ObjectIdentifier> = []
     }
 
     let driver: any DatabaseDriver
     let maxBatch: Int
+    /// SQLite has one writer; PostgreSQL overlaps a few batches, which queue only to chain their audit entries.
+    let maxConcurrentBatches: Int
     let logger: Logger
     private let state = Mutex(State())
 
     init(driver: any DatabaseDriver, maxBatch: Int = 256, logger: Logger) {
         self.driver = driver
         self.maxBatch = maxBatch
+        self.maxConcurrentBatches = driver.dialect == .postgres ? 4 : 1
         self.logger = logger
     }
 
@@ -67,8 +73,9 @@ final class GroupCommit: Sendable {
         let job = Job(work: { try await work($0) })
         let lead = state.withLock { state -> Bool in
             state.queue.append(job)
-            if state.leaderActive { return false }
-            state.leaderActive = true
+            guard state.leaders < maxConcurrentBatches else { return false }
+            state.leaders += 1
+            state.promoted.insert(ObjectIdentifier(job))
             return true
         }
         if lead { await runBatch() }
@@ -85,12 +92,16 @@ final class GroupCommit: Sendable {
             let count = min(maxBatch, state.queue.count)
             let batch = Array(state.queue.prefix(count))
             state.queue.removeFirst(count)
+            for job in batch { state.promoted.remove(ObjectIdentifier(job)) }
             return batch
         }
-        let results = await execute(batch)
+        let results = batch.isEmpty ? [] : await execute(batch)
         let nextLeader = state.withLock { state -> Job? in
-            if let first = state.queue.first { return first }
-            state.leaderActive = false
+            if let next = state.queue.first(where: { !state.promoted.contains(ObjectIdentifier($0)) }) {
+                state.promoted.insert(ObjectIdentifier(next))
+                return next
+            }
+            state.leaders -= 1
             return nil
         }
         for (job, result) in zip(batch, results) { job.send(.done(result)) }
@@ -99,12 +110,19 @@ final class GroupCommit: Sendable {
 
     private func execute(_ batch: [Job]) async -> [Result<any Sendable, any Error>] {
         var attempt = 0
+        // Optimistic first: no savepoints (they cost a statement each, twice per job). If any job throws, the
+        // whole transaction is rolled back and the batch re-runs with a savepoint per job, so the failing job is
+        // undone alone. Jobs only touch the database, so running one twice is safe once the first run is rolled back.
+        var isolated = batch.count == 1
         while true {
             attempt += 1
             do {
                 return try await driver.withWriter { connection in
-                    try await self.transaction(batch, on: connection)
+                    try await self.transaction(batch, on: connection, isolated: isolated)
                 }
+            } catch is JobFailed {
+                isolated = true
+                continue
             } catch is RetryableConflict where attempt < 5 {
                 logger.debug("write batch hit a deadlock; retrying", metadata: ["attempt": "\(attempt)"])
                 continue
@@ -117,15 +135,27 @@ final class GroupCommit: Sendable {
         }
     }
 
-    private func transaction(_ batch: [Job], on connection: any SQLConnection) async throws
+    /// A job threw in an optimistic (savepoint-free) batch: roll back and re-run isolated.
+    private struct JobFailed: Error {}
+
+    private func transaction(_ batch: [Job], on connection: any SQLConnection, isolated: Bool) async throws
         -> [Result<any Sendable, any Error>]
     {
         try await driver.beginWrite(on: connection)
         do {
-            let transaction = try await StoreTransaction.begin(on: connection)
+            let transaction = StoreTransaction(connection: connection)
             var results: [Result<any Sendable, any Error>] = []
             results.reserveCapacity(batch.count)
-            for job in batch {
+            for job in batch where !isolated {
+                do {
+                    results.append(.success(try await job.work(transaction)))
+                } catch is RetryableConflict {
+                    throw RetryableConflict()
+                } catch {
+                    throw JobFailed()
+                }
+            }
+            for job in batch where isolated {
                 try await connection.query("SAVEPOINT job")
                 let mark = transaction.mark()
                 do {

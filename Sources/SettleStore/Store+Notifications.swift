@@ -28,27 +28,24 @@ public struct StoredNotification: Sendable {
 }
 
 extension StoreTransaction {
-    /// Stores a notification under its unique (provider, provider event id). Returns false for a duplicate.
-    public func insertNotification(_ notification: StoredNotification) async throws -> Bool {
+    /// Stores a notification under its unique (provider, provider event id), with what it led to. Returns false
+    /// (and stores nothing) for a duplicate.
+    public func insertNotification(
+        _ notification: StoredNotification, paymentID: String? = nil, outcome: String = "received", detail: String? = nil
+    ) async throws -> Bool {
         let headers = JSONValue.stringMap(notification.headers).serialized()
         let rows = try await query(
             """
             INSERT INTO notifications (id, provider, provider_event_id, event_type, payment_id, headers, body,
-                received_at, outcome)
+                received_at, outcome, detail)
             VALUES (\(notification.id), \(notification.provider), \(notification.providerEventID), \(notification.eventType),
-                \(nil as String?), \(headers), \(notification.body), \(UnixTime.milliseconds(notification.receivedAt)), 'received')
+                \(paymentID), \(headers), \(notification.body), \(UnixTime.milliseconds(notification.receivedAt)), \(outcome),
+                \(detail))
             ON CONFLICT (provider, provider_event_id) DO NOTHING
             RETURNING id
             """
         )
         return !rows.isEmpty
-    }
-
-    /// Records what a stored notification led to, and the payment it concerned.
-    public func setNotificationOutcome(id: String, paymentID: String?, outcome: String, detail: String?) async throws {
-        try await query(
-            "UPDATE notifications SET payment_id = \(paymentID), outcome = \(outcome), detail = \(detail) WHERE id = \(id)"
-        )
     }
 
     /// Records a refused notification (bad signature…): its size and hash, never its content.

@@ -2,8 +2,11 @@ import Foundation
 import SettleCore
 import Synchronization
 
-/// The write transaction a group-commit job runs in. It appends to the audit chain: the chain's head is read
-/// (and on PostgreSQL locked) once per batch, advanced in memory, and written back before the commit.
+/// The write transaction a group-commit job runs in.
+///
+/// Audit entries are buffered and chained at the end of the transaction: the chain's head is read (and on
+/// PostgreSQL locked) only then, the entries are hashed in order and inserted in one statement, and the head is
+/// advanced. Concurrent transactions therefore do their work in parallel and queue only for that short tail.
 public final class StoreTransaction: Sendable {
     struct Head: Sendable, Hashable {
         var sequence: Int64
@@ -11,20 +14,10 @@ public final class StoreTransaction: Sendable {
     }
 
     let connection: any SQLConnection
-    private let head: Mutex<Head>
-    private let startHead: Head
+    private let pendingAudit = Mutex<[AuditRecord]>([])
 
-    private init(connection: any SQLConnection, head: Head) {
+    init(connection: any SQLConnection) {
         self.connection = connection
-        self.head = Mutex(head)
-        self.startHead = head
-    }
-
-    static func begin(on connection: any SQLConnection) async throws -> StoreTransaction {
-        let lock = connection.dialect == .postgres ? " FOR UPDATE" : ""
-        let rows = try await connection.query("SELECT seq, hash FROM audit_head WHERE id = 1\(raw: lock)")
-        guard let row = rows.first else { throw StoreError(.migration, "The audit chain head is missing.") }
-        return StoreTransaction(connection: connection, head: Head(sequence: try row.int("seq"), hash: try row.string("hash")))
     }
 
     public var dialect: SQLDialect { connection.dialect }
@@ -37,39 +30,53 @@ public final class StoreTransaction: Sendable {
     /// ` FOR UPDATE` on PostgreSQL; nothing on SQLite, where the transaction already holds the write lock.
     public var forUpdate: String { dialect == .postgres ? " FOR UPDATE" : "" }
 
-    func mark() -> Head { head.withLock { $0 } }
+    /// How many audit entries are pending (a savepoint's mark).
+    func mark() -> Int { pendingAudit.withLock { $0.count } }
 
-    func rewind(to mark: Head) { head.withLock { $0 = mark } }
+    /// Drops audit entries appended after `mark` (their job was rolled back to its savepoint).
+    func rewind(to mark: Int) { pendingAudit.withLock { $0.removeSubrange(mark...) } }
 
-    /// Appends one entry to the audit chain.
+    /// Appends one entry to the audit chain; it is written, chained, when the transaction commits.
     public func appendAudit(_ record: AuditRecord) async throws {
-        let before = record.before.serialized()
-        let after = record.after.serialized()
-        let at = UnixTime.milliseconds(record.at)
-        let (sequence, previous, hash) = head.withLock { head -> (Int64, String, String) in
+        pendingAudit.withLock { $0.append(record) }
+    }
+
+    /// Chains and writes the pending audit entries. Called once, right before COMMIT.
+    func finish() async throws {
+        let records = pendingAudit.withLock { $0 }
+        guard !records.isEmpty else { return }
+        guard let row = try await query("SELECT seq, hash FROM audit_head WHERE id = 1\(raw: forUpdate)").first else {
+            throw StoreError(.migration, "The audit chain head is missing.")
+        }
+        var head = Head(sequence: try row.int("seq"), hash: try row.string("hash"))
+        var values: [SQL] = []
+        values.reserveCapacity(records.count)
+        for record in records {
+            let before = record.before.serialized()
+            let after = record.after.serialized()
+            let at = UnixTime.milliseconds(record.at)
             let sequence = head.sequence + 1
             let hash = AuditChain.hash(
                 previousHash: head.hash, sequence: sequence, actorKind: record.actorKind.rawValue, actorID: record.actorID,
                 action: record.action, targetType: record.targetType, targetID: record.targetID, before: before,
                 after: after, requestID: record.requestID, atMilliseconds: at
             )
-            let previous = head.hash
+            values.append(
+                """
+                (\(sequence), \(record.actorKind.rawValue), \(record.actorID), \(record.action), \(record.targetType),
+                \(record.targetID), \(before), \(after), \(record.requestID), \(at), \(head.hash), \(hash))
+                """
+            )
             head = Head(sequence: sequence, hash: hash)
-            return (sequence, previous, hash)
         }
-        try await query(
-            """
-            INSERT INTO audit_log (seq, actor_kind, actor_id, action, target_type, target_id, before_state, after_state,
-                request_id, at, prev_hash, hash)
-            VALUES (\(sequence), \(record.actorKind.rawValue), \(record.actorID), \(record.action), \(record.targetType),
-                \(record.targetID), \(before), \(after), \(record.requestID), \(at), \(previous), \(hash))
-            """
-        )
-    }
-
-    func finish() async throws {
-        let final = head.withLock { $0 }
-        guard final != startHead else { return }
-        try await query("UPDATE audit_head SET seq = \(final.sequence), hash = \(final.hash) WHERE id = 1")
+        for chunk in stride(from: 0, to: values.count, by: 400).map({ values[$0..<min($0 + 400, values.count)] }) {
+            var sql: SQL = """
+                INSERT INTO audit_log (seq, actor_kind, actor_id, action, target_type, target_id, before_state,
+                    after_state, request_id, at, prev_hash, hash) VALUES
+                """
+            for (index, value) in chunk.enumerated() { sql = sql + (index == 0 ? "" : ",") + value }
+            try await query(sql)
+        }
+        try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash) WHERE id = 1")
     }
 }
