@@ -1,0 +1,142 @@
+import Foundation
+import SettleCore
+import SettleServer
+import SettleStore
+import Testing
+
+/// One store suite, run against every engine.
+@Suite(.serialized) struct StoreTests {
+    func withStore(_ engine: Engine, _ body: @Sendable (Store) async throws -> Void) async throws {
+        let url = try await engine.makeDatabaseURL()
+        try await Store.withStore(try DatabaseLocation(url: url), logger: Engine.logger) { store in
+            #expect(try await store.migrate() == ["1 initial"])
+            #expect(try await store.migrate() == [])  // idempotent
+            try await body(store)
+        }
+    }
+
+    static func payment(provider: String = "sandbox", providerPaymentID: String? = nil) -> Payment {
+        Payment(
+            id: Identifier.make("pay"), mode: .test, status: .requiresAction, amount: Money(minorUnits: 1000, currency: .thb),
+            provider: provider, reference: "r", metadata: ["plan": "pro"], providerPaymentID: providerPaymentID,
+            createdAt: Date(), updatedAt: Date()
+        )
+    }
+
+    static func audit(_ id: String) -> AuditRecord {
+        AuditRecord(actorKind: .system, actorID: "test", action: "test.write", targetType: "payment", targetID: id, at: Date())
+    }
+
+    struct Refusal: Error {}
+
+    @Test(arguments: Engine.enabled)
+    func concurrentWritersShareBatchesAndKeepTheChainWhole(_ engine: Engine) async throws {
+        try await withStore(engine) { store in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        let payment = Self.payment()
+                        do {
+                            try await store.write { tx in
+                                try await tx.insertPayment(payment)
+                                try await tx.appendAudit(Self.audit(payment.id))
+                                if index % 10 == 0 { throw Refusal() }  // rolled back alone
+                            }
+                        } catch is Refusal {}
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let counts = try await store.counts()
+            #expect(counts.payments == 180)
+            #expect(counts.auditEntries == 180)
+            #expect(try await store.verifyAuditChain() == .intact(entries: 180))
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func paymentsRoundTripAndConstraintsHold(_ engine: Engine) async throws {
+        try await withStore(engine) { store in
+            let payment = Self.payment(providerPaymentID: "cs_1")
+            try await store.write { tx in try await tx.insertPayment(payment) }
+            let read = try #require(try await store.payment(id: payment.id, mode: .test))
+            #expect(read.amount == payment.amount)
+            #expect(read.metadata == ["plan": "pro"])
+            #expect(try await store.payment(id: payment.id, mode: .live) == nil)
+            // (provider, provider payment id) is unique.
+            await #expect(throws: StoreError.self) {
+                try await store.write { tx in try await tx.insertPayment(Self.payment(providerPaymentID: "cs_1")) }
+            }
+            // Amounts are positive, enforced by the database as well.
+            let negative = Payment(id: Identifier.make("pay"), mode: .test, status: .requiresAction, amount: Money(minorUnits: -1, currency: .thb),
+                provider: "sandbox", reference: "r", createdAt: Date(), updatedAt: Date())
+            await #expect(throws: StoreError.self) { try await store.write { tx in try await tx.insertPayment(negative) } }
+            // Compare-and-set: a stale `from` changes nothing.
+            let moved = try await store.write { tx in
+                try await tx.updatePaymentStatus(id: payment.id, from: .processing, to: .succeeded, failure: nil, at: Date())
+            }
+            #expect(!moved)
+            #expect(try await store.payment(id: payment.id, mode: .test)?.status == .requiresAction)
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func notificationsAreUniquePerProviderEvent(_ engine: Engine) async throws {
+        try await withStore(engine) { store in
+            let first = StoredNotification(provider: "sandbox", providerEventID: "evt_1", eventType: "t",
+                headers: ["authorization": "Basic c2VjcmV0", "webhook-id": "m"], body: [1, 2, 3], receivedAt: Date())
+            #expect(first.headers["authorization"] == nil)  // credentials are never stored
+            let inserted = try await store.write { tx in try await tx.insertNotification(first) }
+            #expect(inserted)
+            let again = StoredNotification(provider: "sandbox", providerEventID: "evt_1", eventType: "t", headers: [:], body: [], receivedAt: Date())
+            let duplicate = try await store.write { tx in try await tx.insertNotification(again) }
+            #expect(duplicate == false)
+            let other = StoredNotification(provider: "stripe", providerEventID: "evt_1", eventType: "t", headers: [:], body: [], receivedAt: Date())
+            let otherProvider = try await store.write { tx in try await tx.insertNotification(other) }
+            #expect(otherProvider)
+            #expect(try await store.counts().notifications == 2)
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func idempotencyKeysExpireAndRecoverFromAbandonedRequests(_ engine: Engine) async throws {
+        try await withStore(engine) { store in
+            let scope = IdempotencyScope(apiKeyID: "key_1", key: "k", requestHash: "h1")
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0) }
+                #expect(claim == .proceed)
+            }
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0.addingTimeInterval(1)) }
+                #expect(claim == .inProgress)
+            }
+            // The first request died: after two minutes its key may be taken over.
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0.addingTimeInterval(121)) }
+                #expect(claim == .proceed)
+            }
+            try await store.write { tx in try await tx.completeIdempotencyKey(scope, status: 201, body: Array("{}".utf8)) }
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0.addingTimeInterval(200)) }
+                #expect(claim == .replay(status: 201, body: Array("{}".utf8)))
+            }
+            let other = IdempotencyScope(apiKeyID: "key_1", key: "k", requestHash: "h2")
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(other, at: t0.addingTimeInterval(200)) }
+                #expect(claim == .mismatch)
+            }
+            // After 24 hours the key is free again, for any request.
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(other, at: t0.addingTimeInterval(86_500)) }
+                #expect(claim == .proceed)
+            }
+            // Keys are scoped to the API key.
+            let otherKey = IdempotencyScope(apiKeyID: "key_2", key: "k", requestHash: "h9")
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(otherKey, at: t0) }
+                #expect(claim == .proceed)
+            }
+        }
+    }
+}
