@@ -37,14 +37,22 @@ public struct CreatePaymentRequest: Sendable, Hashable {
 
 /// Who is asking, for the audit trail and for mode scoping.
 public struct Caller: Sendable, Hashable {
+    /// The API key's id, or the operator's name.
     public var apiKeyID: String
     public var mode: Mode
     public var requestID: String?
+    public var actorKind: ActorKind
 
-    public init(apiKeyID: String, mode: Mode, requestID: String?) {
+    public init(apiKeyID: String, mode: Mode, requestID: String?, actorKind: ActorKind = .apiKey) {
         self.apiKeyID = apiKeyID
         self.mode = mode
         self.requestID = requestID
+        self.actorKind = actorKind
+    }
+
+    /// An operator at the command line.
+    public static func `operator`(_ name: String, mode: Mode) -> Caller {
+        Caller(apiKeyID: name, mode: mode, requestID: nil, actorKind: .operator)
     }
 }
 
@@ -90,7 +98,7 @@ public struct PaymentService: Sendable {
     {
         let (payment, provider) = try validate(request, caller: caller)
         let publicURL = self.publicURL()
-        let actor = PaymentLedger.Actor(kind: .apiKey, id: caller.apiKeyID)
+        let actor = PaymentLedger.Actor(kind: caller.actorKind, id: caller.apiKeyID)
         try await write { tx in
             try await tx.insertPayment(payment)
             try await tx.insertEvent(type: "payment.created", payment: payment, at: payment.createdAt)
@@ -177,7 +185,7 @@ public struct PaymentService: Sendable {
             switch PaymentStateMachine.next(from: payment.status, on: .merchantCancel) {
             case .move(let to, let reason):
                 return try await PaymentLedger.move(
-                    payment, to: to, reason: reason, actor: .init(kind: .apiKey, id: caller.apiKeyID), failure: nil,
+                    payment, to: to, reason: reason, actor: .init(kind: caller.actorKind, id: caller.apiKeyID), failure: nil,
                     requestID: caller.requestID, at: at, in: tx
                 )
             case .unchanged, .refuse:

@@ -6,7 +6,7 @@ import SettleStore
 /// Expires payments whose `expires_at` has passed while the buyer never finished, through the same state
 /// machine and ledger as every other change.
 public struct Sweeper: Sendable {
-    let store: Store
+    public let store: Store
     public let logger: Logger
     let now: @Sendable () -> Date
 

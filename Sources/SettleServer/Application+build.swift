@@ -32,7 +32,12 @@ public func buildApplication(
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Settle"),
-        services: [StoreService(store: store), SweepService(sweeper: Sweeper(store: store, logger: logger), interval: configuration.sweepInterval)],
+        services: [
+            StoreService(store: store),
+            SweepService(sweeper: Sweeper(store: store, logger: logger), interval: configuration.sweepInterval),
+        ] + (configuration.runDispatcher
+            ? [DispatcherService(dispatcher: WebhookDispatcher(store: store, httpClient: httpClient, configuration: configuration.webhooks, logger: logger))]
+            : []),
         onServerRunning: { channel in
             if let port = channel.localAddress?.port { runtime.serverBound(port: port) }
             logger.info("Settle is listening", metadata: ["url": "\(runtime.publicURL)", "database": "\(location)"])
@@ -65,6 +70,9 @@ public func buildRouter(
         limits: PaymentLimits(maximumAmount: configuration.maximumAmount), logger: logger
     )
     PaymentsController(payments: payments, store: store).addRoutes(to: api)
+    let webhooks = WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger)
+    EventsController(webhooks: webhooks).addRoutes(to: api)
+    WebhookEndpointsController(webhooks: webhooks).addRoutes(to: api)
     ProvidersController(providers: providers).addRoutes(to: api)
     return router
 }
@@ -90,6 +98,21 @@ struct StoreService: Service {
     }
 }
 
+/// Delivers merchant webhooks for the server's lifetime; on graceful shutdown it stops claiming and lets the
+/// deliveries in flight finish.
+struct DispatcherService: Service {
+    let dispatcher: WebhookDispatcher
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await dispatcher.store.waitUntilMigrated() }
+        await withGracefulShutdownHandler {
+            await dispatcher.run()
+        } onGracefulShutdown: {
+            dispatcher.stop()
+        }
+    }
+}
+
 /// Expires overdue payments every `interval` seconds.
 struct SweepService: Service {
     let sweeper: Sweeper
@@ -97,6 +120,7 @@ struct SweepService: Service {
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
+            try await sweeper.store.waitUntilMigrated()
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(interval))
                 do {

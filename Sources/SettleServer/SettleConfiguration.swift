@@ -1,5 +1,6 @@
 import Configuration
 import Logging
+import Settle
 import SettleStore
 
 /// Every setting, read once: flags, then environment, then `.env`, then defaults (see the README's table).
@@ -16,6 +17,10 @@ public struct SettleConfiguration: Sendable {
     /// Seconds between sweeps for expired payments.
     public var sweepInterval: Int = 30
     public var logLevel: Logger.Level = .info
+    /// Outbound webhook delivery (retry schedule, timeout, when to disable failing endpoints).
+    public var webhooks = WebhookDispatcher.Configuration()
+    /// Run the webhook dispatcher inside the server (tests drive their own with a controllable clock).
+    public var runDispatcher = true
 
     public init() {}
 
@@ -31,5 +36,6 @@ public struct SettleConfiguration: Sendable {
         maximumAmount = Int64(config.int(forKey: "max.amount", default: Int(maximumAmount)))
         sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+        webhooks.disableAfterSeconds = Int64(config.int(forKey: "webhooks.disable.after", default: Int(webhooks.disableAfterSeconds)))
     }
 }

@@ -48,7 +48,7 @@ enum Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial]
+    static let all: [Migration] = [initial, webhooks]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -113,6 +113,40 @@ enum Schema {
                 PRIMARY KEY (api_key_id, idempotency_key)
             )
             """,
+        ]
+    }
+
+    static let webhooks = Migration(version: 2, name: "webhooks") { dialect in
+        let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            """
+            CREATE TABLE webhook_endpoints (
+                seq \(serial), id TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, url TEXT NOT NULL, description TEXT,
+                enabled_events TEXT NOT NULL, secret TEXT NOT NULL, previous_secret TEXT, previous_secret_expires_at BIGINT,
+                status TEXT NOT NULL CHECK (status IN ('enabled', 'disabled')), disabled_reason TEXT, failing_since BIGINT,
+                deleted_at BIGINT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX webhook_endpoints_mode ON webhook_endpoints (mode, status)",
+            """
+            CREATE TABLE webhook_messages (
+                seq \(serial), id TEXT NOT NULL UNIQUE, endpoint_id TEXT NOT NULL, event_id TEXT NOT NULL,
+                event_type TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+                attempts INTEGER NOT NULL, next_attempt_at BIGINT NOT NULL, locked_until BIGINT, last_status INTEGER,
+                last_error TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, delivered_at BIGINT,
+                UNIQUE (endpoint_id, event_id)
+            )
+            """,
+            "CREATE INDEX webhook_messages_due ON webhook_messages (state, next_attempt_at)",
+            "CREATE INDEX webhook_messages_endpoint ON webhook_messages (endpoint_id, state, created_at)",
+            """
+            CREATE TABLE webhook_attempts (
+                seq \(serial), message_id TEXT NOT NULL, endpoint_id TEXT NOT NULL, event_id TEXT NOT NULL,
+                attempted_at BIGINT NOT NULL, status_code INTEGER, duration_ms BIGINT NOT NULL, response_body TEXT,
+                error TEXT
+            )
+            """,
+            "CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, seq)",
         ]
     }
 }

@@ -56,7 +56,8 @@ extension StoreTransaction {
         )
     }
 
-    /// Writes a merchant-facing event (`payment.succeeded`, …) carrying the payment as the API shows it.
+    /// Writes a merchant-facing event (`payment.succeeded`, …) carrying the payment as the API shows it, and
+    /// queues it for every endpoint that receives its type — in this same transaction.
     @discardableResult
     public func insertEvent(type: String, payment: Payment, at: Date) async throws -> String {
         let id = Identifier.make("evt")
@@ -67,6 +68,7 @@ extension StoreTransaction {
             VALUES (\(id), \(payment.mode.rawValue), \(type), \(payment.id), \(data), \(UnixTime.milliseconds(at)))
             """
         )
+        try await fanOut(eventID: id, type: type, mode: payment.mode, at: at)
         return id
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SettleCore
+import Synchronization
 
 /// How hard a commit waits for the disk. `full` (the default) survives a process kill and a power loss;
 /// `normal` survives a process kill only (SQLite WAL with `synchronous=NORMAL`).
@@ -14,6 +15,7 @@ public enum Durability: String, Sendable, Hashable {
 public final class Store: Sendable {
     let driver: any DatabaseDriver
     let commits: GroupCommit
+    private let migrated = Atomic<Bool>(false)
     public let logger: Logger
     public let location: DatabaseLocation
 
@@ -78,7 +80,17 @@ public final class Store: Sendable {
     /// Applies pending migrations; returns what ran.
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await Migrator.migrate(driver)
+        let ran = try await Migrator.migrate(driver)
+        migrated.store(true, ordering: .releasing)
+        return ran
+    }
+
+    /// Waits until ``migrate()`` has succeeded in this process. Background workers call it first, so none writes
+    /// while the schema is being created (on SQLite they would share the one writer connection with the migration).
+    public func waitUntilMigrated() async throws {
+        while !migrated.load(ordering: .acquiring) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     /// Runs `work` in a write transaction shared with concurrent writers (one commit, one flush for all).

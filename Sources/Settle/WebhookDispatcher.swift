@@ -1,0 +1,163 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SettleCore
+import SettleStore
+import Synchronization
+
+/// When to try again after a failed delivery.
+public struct RetrySchedule: Sendable, Hashable {
+    /// Delay before each attempt, the first being immediate: 0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    public var delays: [Int64] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+    /// Up to this fraction of a delay is added at random, so endpoints recovering from an outage are not hit in
+    /// lockstep.
+    public var jitter: Double = 0.1
+
+    public init(jitter: Double = 0.1) {
+        self.jitter = jitter
+    }
+
+    /// After `attempts` attempts have failed: when to try again, or nil when the message is dead.
+    public func nextAttempt(afterAttempts attempts: Int, from date: Date) -> Date? {
+        guard attempts < delays.count else { return nil }
+        let delay = delays[attempts]
+        let extra = jitter > 0 ? Int64.random(in: 0...max(0, Int64(Double(delay) * jitter))) : 0
+        return date.addingTimeInterval(TimeInterval(delay + extra))
+    }
+}
+
+/// Delivers queued events to merchant endpoints, signed per Standard Webhooks.
+///
+/// Each pass claims due messages (leased, and `SKIP LOCKED` on PostgreSQL so several instances share the work
+/// without double sends), posts them concurrently, records every attempt, and reschedules failures. A message
+/// whose dispatcher dies mid-delivery is claimed again when its lease runs out: delivery is at least once, with the
+/// same `webhook-id` (the event id) every time.
+public final class WebhookDispatcher: Sendable {
+    public struct Configuration: Sendable {
+        public var schedule = RetrySchedule()
+        public var timeout: TimeAmount = .seconds(15)
+        public var leaseSeconds: Int64 = 60
+        public var batchSize = 64
+        /// Disable an endpoint that has failed continuously this long (5 days).
+        public var disableAfterSeconds: Int64 = 5 * 86_400
+        public var pollInterval: Duration = .milliseconds(250)
+        public var addressPolicy = EndpointAddressPolicy()
+
+        public init() {}
+    }
+
+    public let store: Store
+    let httpClient: HTTPClient
+    let configuration: Configuration
+    let now: @Sendable () -> Date
+    let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+
+    public init(
+        store: Store, httpClient: HTTPClient, configuration: Configuration = .init(),
+        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) {
+        self.store = store
+        self.httpClient = httpClient
+        self.configuration = configuration
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Runs passes until graceful shutdown: it then stops claiming and lets deliveries in flight finish.
+    public func run() async {
+        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+            let attempted = await dispatchDue()
+            if attempted == 0 { try? await Task.sleep(for: configuration.pollInterval) }
+        }
+    }
+
+    /// Asks ``run()`` to stop after the deliveries in flight.
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    /// One pass: claims due messages, delivers them concurrently, records the outcomes. Returns how many were tried.
+    @discardableResult
+    public func dispatchDue() async -> Int {
+        let claimed: [ClaimedMessage]
+        do {
+            let at = now()
+            let limit = configuration.batchSize
+            let lease = configuration.leaseSeconds
+            claimed = try await store.write { tx in try await tx.claimDueMessages(at: at, limit: limit, leaseSeconds: lease) }
+        } catch {
+            logger.warning("could not claim webhook messages", metadata: ["error": "\(error)"])
+            return 0
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for message in claimed {
+                group.addTask { await self.deliver(message) }
+            }
+        }
+        return claimed.count
+    }
+
+    func deliver(_ message: ClaimedMessage) async {
+        let started = ContinuousClock.now
+        let at = now()
+        let body = Array(message.event.json.utf8)
+        var statusCode: Int?
+        var responseBody: String?
+        var failure: String?
+        do {
+            try await configuration.addressPolicy.check(url: message.endpoint.url, mode: message.endpoint.mode)
+            var request = HTTPClientRequest(url: message.endpoint.url)
+            request.method = .POST
+            let timestamp = UnixTime.seconds(at)
+            request.headers.add(name: "content-type", value: "application/json")
+            request.headers.add(name: "user-agent", value: "Settle-Webhooks/1")
+            request.headers.add(name: "webhook-id", value: message.event.id)
+            request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+            request.headers.add(
+                name: "webhook-signature",
+                value: StandardWebhooks.signatureHeader(
+                    secrets: message.endpoint.signingSecrets(at: at), id: message.event.id, timestamp: timestamp, body: body
+                )
+            )
+            request.body = .bytes(ByteBuffer(bytes: body))
+            let response = try await httpClient.execute(request, timeout: configuration.timeout)
+            statusCode = Int(response.status.code)
+            var collected = try await response.body.collect(upTo: 1 << 20)
+            let prefix = collected.readBytes(length: min(1024, collected.readableBytes)) ?? []
+            responseBody = String(decoding: prefix, as: UTF8.self)
+        } catch let error as EndpointAddressPolicy.Refusal {
+            failure = error.message
+        } catch let error as HTTPClientError {
+            failure = error == .deadlineExceeded || error == .readTimeout ? "timeout" : "\(error)"
+        } catch {
+            failure = "\(error)"
+        }
+        let elapsed = ContinuousClock.now - started
+        let attempt = DeliveryAttempt(
+            statusCode: statusCode,
+            durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
+            responseBody: responseBody, error: failure, at: at
+        )
+        let decision: DeliveryDecision
+        switch statusCode {
+        case .some(200..<300): decision = .delivered
+        case .some(410): decision = .disableEndpoint(reason: "endpoint answered 410 Gone")
+        default:
+            if let next = configuration.schedule.nextAttempt(afterAttempts: message.attempts + 1, from: at) {
+                decision = .retry(at: next)
+            } else {
+                decision = .failed
+            }
+        }
+        let disableAfter = configuration.disableAfterSeconds
+        do {
+            try await store.write { tx in
+                try await tx.recordDelivery(message, attempt: attempt, decision: decision, disableAfterSeconds: disableAfter)
+            }
+        } catch {
+            // The lease runs out and the message is tried again: at least once.
+            logger.error("could not record a webhook attempt", metadata: ["message": "\(message.messageID)", "error": "\(error)"])
+        }
+    }
+}
