@@ -43,6 +43,8 @@ public final class WebhookDispatcher: Sendable {
         /// Disable an endpoint that has failed continuously this long (5 days).
         public var disableAfterSeconds: Int64 = 5 * 86_400
         public var pollInterval: Duration = .milliseconds(250)
+        /// Passes running side by side in one process (claims are leased, so they never share a message).
+        public var workers = 4
         public var addressPolicy = EndpointAddressPolicy()
 
         public init() {}
@@ -68,9 +70,15 @@ public final class WebhookDispatcher: Sendable {
 
     /// Runs passes until graceful shutdown: it then stops claiming and lets deliveries in flight finish.
     public func run() async {
-        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
-            let attempted = await dispatchDue()
-            if attempted == 0 { try? await Task.sleep(for: configuration.pollInterval) }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, configuration.workers) {
+                group.addTask {
+                    while !self.stopping.load(ordering: .relaxed) && !Task.isCancelled {
+                        let attempted = await self.dispatchDue()
+                        if attempted == 0 { try? await Task.sleep(for: self.configuration.pollInterval) }
+                    }
+                }
+            }
         }
     }
 

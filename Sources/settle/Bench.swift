@@ -7,13 +7,26 @@ struct Bench: AsyncParsableCommand {
         discussion: "Use a scratch database: the benchmark creates payments and API keys in it."
     )
 
+    enum Scenario: String, ExpressibleByArgument, CaseIterable {
+        case notifications
+        case webhooks
+    }
+
     @OptionGroup var common: CommonOptions
+    @Option(help: "notifications (ingest, default) or webhooks (outbound delivery).") var scenario: Scenario = .notifications
     @Option(help: "Payments to create and finalize.") var payments: Int = 5000
     @Option(help: "Requests in flight.") var concurrency: Int = 64
+    @Option(help: "Webhook messages to deliver (webhooks scenario).") var messages: Int = 10000
 
     func run() async throws {
         let configuration = try await common.configuration()
         let logger = ProcessLogging.bootstrap(configuration.logLevel)
+        if scenario == .webhooks {
+            let report = try await WebhookBenchmark.run(databaseURL: configuration.databaseURL, messages: messages, logger: logger)
+            print(report)
+            if report.delivered != messages || report.receivedUnique != messages { throw ExitCode(1) }
+            return
+        }
         let report = try await NotificationBenchmark.run(
             configuration: configuration, payments: payments, concurrency: concurrency, logger: logger
         )
