@@ -98,15 +98,29 @@ public final class WebhookDispatcher: Sendable {
             logger.warning("could not claim webhook messages", metadata: ["error": "\(error)"])
             return 0
         }
-        await withTaskGroup(of: Void.self) { group in
+        let outcomes = await withTaskGroup(of: (ClaimedMessage, DeliveryAttempt, DeliveryDecision).self) { group in
             for message in claimed {
                 group.addTask { await self.deliver(message) }
             }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let at = now()
+        let disableAfter = configuration.disableAfterSeconds
+        do {
+            try await store.write { tx in
+                try await tx.recordDeliveries(
+                    outcomes.map { (message: $0.0, attempt: $0.1, decision: $0.2) }, at: at, disableAfterSeconds: disableAfter
+                )
+            }
+        } catch {
+            // The leases run out and the messages are tried again: at least once.
+            logger.error("could not record webhook attempts", metadata: ["count": "\(outcomes.count)", "error": "\(error)"])
         }
         return claimed.count
     }
 
-    func deliver(_ message: ClaimedMessage) async {
+    /// Sends one message; returns what happened and what to do next (recorded by the caller with the others).
+    func deliver(_ message: ClaimedMessage) async -> (ClaimedMessage, DeliveryAttempt, DeliveryDecision) {
         let started = ContinuousClock.now
         let at = now()
         let body = Array(message.event.json.utf8)
@@ -158,14 +172,6 @@ public final class WebhookDispatcher: Sendable {
                 decision = .failed
             }
         }
-        let disableAfter = configuration.disableAfterSeconds
-        do {
-            try await store.write { tx in
-                try await tx.recordDelivery(message, attempt: attempt, decision: decision, disableAfterSeconds: disableAfter)
-            }
-        } catch {
-            // The lease runs out and the message is tried again: at least once.
-            logger.error("could not record a webhook attempt", metadata: ["message": "\(message.messageID)", "error": "\(error)"])
-        }
+        return (message, attempt, decision)
     }
 }

@@ -90,6 +90,8 @@ struct StoreService: Service {
             try await cancelWhenGracefulShutdown {
                 try await store.run()
             }
+        } catch is CancellationError {
+            // Graceful shutdown: the normal way out.
         } catch {
             await store.close()
             throw error
@@ -104,7 +106,11 @@ struct DispatcherService: Service {
     let dispatcher: WebhookDispatcher
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await dispatcher.store.waitUntilMigrated() }
+        do {
+            try await cancelWhenGracefulShutdown { try await dispatcher.store.waitUntilMigrated() }
+        } catch is CancellationError {
+            return  // shut down before the schema was ready
+        }
         await withGracefulShutdownHandler {
             await dispatcher.run()
         } onGracefulShutdown: {
@@ -119,16 +125,20 @@ struct SweepService: Service {
     let interval: Int
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await sweeper.store.waitUntilMigrated()
-            while !Task.isCancelled {
-                try await Task.sleep(for: .seconds(interval))
-                do {
-                    try await sweeper.expireDue()
-                } catch {
-                    sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await sweeper.store.waitUntilMigrated()
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(interval))
+                    do {
+                        try await sweeper.expireDue()
+                    } catch {
+                        sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+                    }
                 }
             }
+        } catch is CancellationError {
+            // Graceful shutdown.
         }
     }
 }

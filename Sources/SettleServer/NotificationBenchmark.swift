@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import ServiceLifecycle
 import Settle
 import SettleCore
 import SettleProviders
@@ -62,8 +63,9 @@ public enum NotificationBenchmark {
         _ configuration: SettleConfiguration, payments count: Int, concurrency: Int, client: HTTPClient, logger: Logger
     ) async throws -> Report {
         let settle = try await buildApplication(configuration, logger: logger, httpClient: client)
+        let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await settle.app.run() }
+            group.addTask { try await services.run() }
             defer { group.cancelAll() }
             while settle.runtime.boundPort == nil { try await Task.sleep(for: .milliseconds(20)) }
             let base = settle.runtime.publicURL
@@ -109,6 +111,8 @@ public enum NotificationBenchmark {
                 ).first!.int("n")
                 return (succeeded, events, duplicates)
             }
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
             return Report(
                 database: "\(settle.store.location)", payments: count, concurrency: concurrency,
                 createPerSecond: Double(count) / createSeconds, notificationsPerSecond: Double(count) / elapsed,

@@ -47,11 +47,10 @@ final class GroupCommit: Sendable {
     }
 
     private struct State {
+        /// Jobs waiting for a batch. A job promoted to lead leaves the queue at once, so no other batch can take it.
         var queue: [Job] = []
-        /// Batches running now (at most `maxConcurrentBatches`).
+        /// Batches running or handed to a promoted job (at most `maxConcurrentBatches`).
         var leaders = 0
-        /// Queued jobs already told to lead, so no job is promoted twice.
-        var promoted: Set<ObjectIdentifier> = []
     }
 
     let driver: any DatabaseDriver
@@ -72,35 +71,34 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws -> T {
         let job = Job(work: { try await work($0) })
         let lead = state.withLock { state -> Bool in
-            state.queue.append(job)
-            guard state.leaders < maxConcurrentBatches else { return false }
+            guard state.leaders < maxConcurrentBatches else {
+                state.queue.append(job)
+                return false
+            }
             state.leaders += 1
-            state.promoted.insert(ObjectIdentifier(job))
             return true
         }
-        if lead { await runBatch() }
+        if lead { await runBatch(leading: job) }
         while true {
             switch await job.wait() {
-            case .lead: await runBatch()
+            case .lead: await runBatch(leading: job)
             case .done(let result): return try result.get() as! T
             }
         }
     }
 
-    private func runBatch() async {
-        let batch = state.withLock { state -> [Job] in
-            let count = min(maxBatch, state.queue.count)
-            let batch = Array(state.queue.prefix(count))
+    /// Runs the leader's job with the oldest queued ones, then hands the leader slot to the next queued job (or
+    /// gives it back). Each slot is held by exactly one job at a time.
+    private func runBatch(leading leader: Job) async {
+        let batch = [leader] + state.withLock { state -> [Job] in
+            let count = min(maxBatch - 1, state.queue.count)
+            let taken = Array(state.queue.prefix(count))
             state.queue.removeFirst(count)
-            for job in batch { state.promoted.remove(ObjectIdentifier(job)) }
-            return batch
+            return taken
         }
-        let results = batch.isEmpty ? [] : await execute(batch)
+        let results = await execute(batch)
         let nextLeader = state.withLock { state -> Job? in
-            if let next = state.queue.first(where: { !state.promoted.contains(ObjectIdentifier($0)) }) {
-                state.promoted.insert(ObjectIdentifier(next))
-                return next
-            }
+            if !state.queue.isEmpty { return state.queue.removeFirst() }
             state.leaders -= 1
             return nil
         }

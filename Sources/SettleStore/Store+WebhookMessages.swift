@@ -145,31 +145,58 @@ extension StoreTransaction {
         }
     }
 
-    /// Records an attempt and applies the decision to the message and its endpoint. `disableAfter` is how long an
-    /// endpoint may fail continuously before it is disabled.
-    public func recordDelivery(
-        _ message: ClaimedMessage, attempt: DeliveryAttempt, decision: DeliveryDecision, disableAfterSeconds: Int64
+    /// Records the attempts of one dispatcher pass and applies each decision: attempts in one multi-row insert,
+    /// delivered messages in one update; retries, dead letters and disabling per message. `disableAfterSeconds` is
+    /// how long an endpoint may fail continuously before it is disabled.
+    public func recordDeliveries(
+        _ outcomes: [(message: ClaimedMessage, attempt: DeliveryAttempt, decision: DeliveryDecision)], at: Date,
+        disableAfterSeconds: Int64
     ) async throws {
-        let now = UnixTime.milliseconds(attempt.at)
-        try await query(
-            """
-            INSERT INTO webhook_attempts (message_id, endpoint_id, event_id, attempted_at, status_code, duration_ms,
-                response_body, error)
-            VALUES (\(message.messageID), \(message.endpoint.id), \(message.event.id), \(now),
-                \(attempt.statusCode.map(Int64.init)), \(attempt.durationMilliseconds), \(attempt.responseBody), \(attempt.error))
-            """
-        )
-        let lastStatus = attempt.statusCode.map(Int64.init)
-        switch decision {
-        case .delivered:
+        guard !outcomes.isEmpty else { return }
+        let now = UnixTime.milliseconds(at)
+        for chunk in stride(from: 0, to: outcomes.count, by: 300).map({ outcomes[$0..<min($0 + 300, outcomes.count)] }) {
+            var sql: SQL = """
+                INSERT INTO webhook_attempts (message_id, endpoint_id, event_id, attempted_at, status_code, duration_ms,
+                    response_body, error) VALUES
+                """
+            for (index, outcome) in chunk.enumerated() {
+                let attempt = outcome.attempt
+                sql = sql + (index == 0 ? "" : ",") + """
+                    (\(outcome.message.messageID), \(outcome.message.endpoint.id), \(outcome.message.event.id),
+                    \(UnixTime.milliseconds(attempt.at)), \(attempt.statusCode.map(Int64.init)), \(attempt.durationMilliseconds),
+                    \(attempt.responseBody), \(attempt.error))
+                    """
+            }
+            try await query(sql)
+        }
+        let delivered = outcomes.filter { $0.decision == .delivered }
+        for chunk in stride(from: 0, to: delivered.count, by: 300).map({ delivered[$0..<min($0 + 300, delivered.count)] }) {
+            var ids: SQL = ""
+            for (index, outcome) in chunk.enumerated() { ids = ids + (index == 0 ? "" : ",") + "\(outcome.message.messageID)" }
             try await query(
                 """
                 UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, locked_until = NULL,
-                    last_status = \(lastStatus), last_error = NULL, delivered_at = \(now), updated_at = \(now)
-                WHERE id = \(message.messageID)
+                    last_status = 200, last_error = NULL, delivered_at = \(now), updated_at = \(now)
+                WHERE id IN (\(ids))
                 """
             )
-            try await query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(message.endpoint.id) AND failing_since IS NOT NULL")
+        }
+        for endpointID in Set(delivered.map(\.message.endpoint.id)) {
+            try await query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(endpointID) AND failing_since IS NOT NULL")
+        }
+        for outcome in outcomes where outcome.decision != .delivered {
+            try await applyFailure(outcome.message, attempt: outcome.attempt, decision: outcome.decision, now: now,
+                disableAfterSeconds: disableAfterSeconds)
+        }
+    }
+
+    private func applyFailure(
+        _ message: ClaimedMessage, attempt: DeliveryAttempt, decision: DeliveryDecision, now: Int64, disableAfterSeconds: Int64
+    ) async throws {
+        let lastStatus = attempt.statusCode.map(Int64.init)
+        switch decision {
+        case .delivered:
+            return
         case .retry, .failed:
             let state = decision == .failed ? "failed" : "pending"
             let nextAt: Int64 = if case .retry(let next) = decision { UnixTime.milliseconds(next) } else { now }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import SettleServer
 import Logging
 import NIOCore
@@ -134,18 +135,28 @@ func withSettle<T: Sendable>(
     configuration.sweepInterval = 3600
     configure(&configuration)
     let settle = try await buildApplication(configuration, logger: Engine.logger, httpClient: testHTTPClient)
+    // Stop the way `serve` stops on SIGTERM: graceful shutdown, services in reverse order (the store last).
+    let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: Engine.logger))
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await settle.app.run() }
-        defer { group.cancelAll() }
-        let deadline = ContinuousClock.now + .seconds(30)
-        while settle.runtime.boundPort == nil {
-            guard ContinuousClock.now < deadline else { throw TestFailure("server did not start") }
-            try await Task.sleep(for: .milliseconds(10))
+        group.addTask { try await services.run() }
+        do {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while settle.runtime.boundPort == nil {
+                guard ContinuousClock.now < deadline else { throw TestFailure("server did not start") }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let (secret, key) = APIKeys.generate(mode: .test, name: "tests", at: Date())
+            try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
+            let running = RunningSettle(settle: settle, baseURL: settle.runtime.publicURL, apiKey: secret, client: testHTTPClient)
+            let result = try await body(running)
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return result
+        } catch {
+            await services.triggerGracefulShutdown()
+            try? await group.waitForAll()
+            throw error
         }
-        let (secret, key) = APIKeys.generate(mode: .test, name: "tests", at: Date())
-        try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
-        let running = RunningSettle(settle: settle, baseURL: settle.runtime.publicURL, apiKey: secret, client: testHTTPClient)
-        return try await body(running)
     }
 }
 
