@@ -91,6 +91,7 @@ public final class WebhookDispatcher: Sendable {
         let claimed: [ClaimedMessage]
         do {
             let at = now()
+            guard try await store.hasDueMessages(at: at) else { return 0 }
             let limit = configuration.batchSize
             let lease = configuration.leaseSeconds
             claimed = try await store.write { tx in try await tx.claimDueMessages(at: at, limit: limit, leaseSeconds: lease) }

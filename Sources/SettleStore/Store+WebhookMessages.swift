@@ -277,6 +277,18 @@ extension Store {
         }
     }
 
+    /// Whether any message is due at `at` (a read: idle dispatchers do not take the writer just to find nothing).
+    public func hasDueMessages(at: Date) async throws -> Bool {
+        try await read { connection in
+            !(try await connection.query(
+                """
+                SELECT 1 AS one FROM webhook_messages WHERE state = 'pending' AND next_attempt_at <= \(UnixTime.milliseconds(at))
+                AND (locked_until IS NULL OR locked_until <= \(UnixTime.milliseconds(at))) LIMIT 1
+                """
+            )).isEmpty
+        }
+    }
+
     public func failedMessageCount(endpointID: String, since: Date) async throws -> Int {
         try await read { connection in
             Int(try await connection.query(

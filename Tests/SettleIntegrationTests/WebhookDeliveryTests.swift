@@ -229,6 +229,54 @@ import Testing
         }
     }
 
+    @Test(arguments: Engine.enabled)
+    func endpointFailingContinuouslyIsDisabled(_ engine: Engine) async throws {
+        let receiver = WebhookReceiver()
+        let clock = ManualClock(Date().addingTimeInterval(5))
+        try await receiver.run {
+            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
+                var configuration = WebhookDispatcher.Configuration()
+                configuration.schedule = RetrySchedule(jitter: 0)
+                configuration.disableAfterSeconds = 3600  // an hour instead of five days
+                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger)
+                let (endpointID, _) = try await createEndpoint(settle, url: receiver.url)
+                receiver.answer(500)
+                _ = try await settle.createPayment()
+                for delay: Int64 in [0, 5, 300, 1800] {
+                    clock.advance(seconds: delay)
+                    #expect(await dispatcher.dispatchDue() == 1)
+                }
+                // Failing for 35 minutes: still enabled. The next attempt, two hours later, crosses the hour.
+                #expect(try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json["status"] as? String == "enabled")
+                clock.advance(seconds: 7200)
+                #expect(await dispatcher.dispatchDue() == 1)
+                let endpoint = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
+                #expect(endpoint["status"] as? String == "disabled")
+                #expect(endpoint["disabled_reason"] as? String == "failing continuously")
+            }
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func gracefulStopFinishesDeliveriesInFlight(_ engine: Engine) async throws {
+        let receiver = WebhookReceiver()
+        try await receiver.run {
+            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
+                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, logger: Engine.logger)
+                _ = try await createEndpoint(settle, url: receiver.url)
+                receiver.answer(200, delay: .milliseconds(800))
+                _ = try await settle.createPayment()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await dispatcher.run() }
+                    try await waitFor { !receiver.deliveries.isEmpty }  // the delivery is in flight
+                    dispatcher.stop()
+                    try await group.waitForAll()  // returns only once the delivery finished and was recorded
+                }
+                #expect(try await settle.store.webhookMessages().map(\.state) == ["delivered"])
+            }
+        }
+    }
+
     @Test func liveModeAddressPolicy() async throws {
         let policy = EndpointAddressPolicy()
         for url in ["http://example.com/h", "https://127.0.0.1/h", "https://localhost/h", "https://10.0.0.5/h", "https://169.254.169.254/latest",

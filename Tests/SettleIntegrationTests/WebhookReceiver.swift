@@ -60,18 +60,29 @@ final class WebhookReceiver: Sendable {
     }
 }
 
-/// Verifies a delivery from the Standard Webhooks spec alone (not Settle's signer): HMAC-SHA256 keyed with the
-/// base64-decoded secret after `whsec_`, over `id.timestamp.body`, base64; any `v1` entry of the space-separated
-/// header may match.
+/// Verifies a delivery from the Standard Webhooks spec alone, not with Settle's signer: this is the README's
+/// "Receiving Settle's webhooks" Swift snippet, verbatim, so the suite proves the snippet works.
+func verifySettleWebhook(secret: String, headers: [String: String], body: Data, now: Date = Date()) -> Bool {
+    guard let id = headers["webhook-id"], let timestamp = headers["webhook-timestamp"],
+          let signatures = headers["webhook-signature"], let seconds = Int64(timestamp),
+          abs(seconds - Int64(now.timeIntervalSince1970)) <= 300,
+          let key = Data(base64Encoded: String(secret.dropFirst("whsec_".count)))
+    else { return false }
+    let mac = HMAC<SHA256>.authenticationCode(for: Data("\(id).\(timestamp).".utf8) + body, using: SymmetricKey(data: key))
+    return signatures.split(separator: " ").contains { entry in
+        let parts = entry.split(separator: ",", maxSplits: 1)
+        guard parts.count == 2, parts[0] == "v1", let given = Data(base64Encoded: String(parts[1])) else { return false }
+        return mac == given   // HashedAuthenticationCode compares in constant time
+    }
+}
+
 enum SpecVerifier {
     static func verify(secret: String, id: String, timestamp: String, signatureHeader: String, body: [UInt8]) -> Bool {
-        guard secret.hasPrefix("whsec_"), let key = Data(base64Encoded: String(secret.dropFirst(6))) else { return false }
-        let content = Data("\(id).\(timestamp).".utf8) + Data(body)
-        let expected = Data(HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: key))).base64EncodedString()
-        return signatureHeader.split(separator: " ").contains { entry in
-            let parts = entry.split(separator: ",", maxSplits: 1)
-            return parts.count == 2 && parts[0] == "v1" && parts[1] == Substring(expected)
-        }
+        let at = Date(timeIntervalSince1970: TimeInterval(Int64(timestamp) ?? 0))
+        return verifySettleWebhook(
+            secret: secret, headers: ["webhook-id": id, "webhook-timestamp": timestamp, "webhook-signature": signatureHeader],
+            body: Data(body), now: at
+        )
     }
 }
 
