@@ -217,24 +217,11 @@ public struct PaymentService: Sendable {
         return try await read { try await store.timeline(paymentID: id) }
     }
 
-    /// Runs a write; domain errors pass through, anything from storage becomes 503.
     func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError) -> T {
-        do {
-            return try await store.write(work)
-        } catch let error as SettleError {
-            throw error
-        } catch {
-            logger.error("write failed", metadata: ["error": "\(error)"])
-            throw SettleError.storageUnavailable
-        }
+        try await store.perform(work, logger: logger)
     }
 
     func read<T: Sendable>(_ body: () async throws -> T) async throws(SettleError) -> T {
-        do {
-            return try await body()
-        } catch {
-            logger.error("read failed", metadata: ["error": "\(error)"])
-            throw SettleError.storageUnavailable
-        }
+        try await store.fetch(body, logger: logger)
     }
 }

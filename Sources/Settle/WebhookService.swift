@@ -195,21 +195,10 @@ public struct WebhookService: Sendable {
     }
 
     func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError) -> T {
-        do {
-            return try await store.write(work)
-        } catch let error as SettleError {
-            throw error
-        } catch {
-            logger.error("write failed", metadata: ["error": "\(error)"])
-            throw SettleError.storageUnavailable
-        }
+        try await store.perform(work, logger: logger)
     }
 
     func read<T: Sendable>(_ body: () async throws -> T) async throws(SettleError) -> T {
-        do {
-            return try await body()
-        } catch {
-            throw SettleError.storageUnavailable
-        }
+        try await store.fetch(body, logger: logger)
     }
 }

@@ -115,26 +115,7 @@ struct CreatePaymentBody: Decodable {
     ]
 
     static func decode(_ bytes: [UInt8]) throws(SettleError) -> CreatePaymentRequest {
-        do {
-            return try JSONDecoder().decode(CreatePaymentBody.self, from: Data(bytes)).request
-        } catch let error as SettleError {
-            throw error
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let param = Self.param(context.codingPath)
-            throw SettleError.invalid(param, "\(param) has the wrong type\(Self.expected(param)).")
-        } catch let DecodingError.keyNotFound(key, context) {
-            let param = Self.param(context.codingPath + [key])
-            throw SettleError.invalid(param, "\(param) is required.", code: "parameter_missing")
-        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            let param = Self.param(context.codingPath)
-            throw SettleError.invalid(param, "\(param) has an invalid value\(Self.expected(param)).")
-        } catch {
-            throw SettleError(.invalidRequest, status: 400, code: "invalid_json", "The request body is not valid JSON.")
-        }
-    }
-
-    static func param(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        try StrictJSON.decode(CreatePaymentBody.self, from: bytes, allowed: fields).request
     }
 
     static func expected(_ param: String) -> String {
@@ -146,19 +127,9 @@ struct CreatePaymentBody: Decodable {
         }
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: Key.self)
-        for key in container.allKeys where !Self.fields.contains(key.stringValue) {
-            throw SettleError.invalid(key.stringValue, "Unknown parameter \(key.stringValue.prefix(40)).", code: "parameter_unknown")
-        }
-        func key(_ name: String) -> Key { Key(stringValue: name) }
+        let container = try decoder.container(keyedBy: StrictJSON.Key.self)
+        func key(_ name: String) -> StrictJSON.Key { StrictJSON.Key(stringValue: name) }
         func integer(_ name: String, required: Bool) throws -> Int64? {
             guard container.contains(key(name)) else {
                 if required { throw SettleError.invalid(name, "\(name) is required.", code: "parameter_missing") }

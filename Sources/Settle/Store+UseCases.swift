@@ -1,0 +1,28 @@
+import Logging
+import SettleStore
+
+extension Store {
+    /// A write for a use case: domain errors pass through; anything from storage becomes 503, never 2xx.
+    func perform<T: Sendable>(
+        _ work: @escaping @Sendable (StoreTransaction) async throws -> T, logger: Logger
+    ) async throws(SettleError) -> T {
+        do {
+            return try await write(work)
+        } catch let error as SettleError {
+            throw error
+        } catch {
+            logger.error("write failed", metadata: ["error": "\(error)"])
+            throw SettleError.storageUnavailable
+        }
+    }
+
+    /// A read for a use case: anything from storage becomes 503.
+    func fetch<T: Sendable>(_ body: () async throws -> T, logger: Logger) async throws(SettleError) -> T {
+        do {
+            return try await body()
+        } catch {
+            logger.error("read failed", metadata: ["error": "\(error)"])
+            throw SettleError.storageUnavailable
+        }
+    }
+}
