@@ -96,6 +96,9 @@ let package = Package(
                 "SettleProviders",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -103,6 +106,8 @@ let package = Package(
             name: "settle",
             dependencies: [
                 "SettleServer",
+                "SettleEmulators",
+                "SettleProviders",
                 "Settle",
                 "SettleStore",
                 "SettleCore",

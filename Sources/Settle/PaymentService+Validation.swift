@@ -65,6 +65,11 @@ extension PaymentService {
             returnURL: request.returnURL, cancelURL: request.cancelURL, metadata: request.metadata,
             expiresAt: at.addingTimeInterval(TimeInterval(expiresIn)), createdAt: at, updatedAt: at
         )
+        do {
+            try provider.validate(payment)
+        } catch {
+            throw .invalid(error.providerCode ?? "amount", error.message, code: "provider_unsupported")
+        }
         return (payment, provider)
     }
 

@@ -1,17 +1,21 @@
 import Foundation
 import Logging
 import SettleCore
+import SettleProviders
 import SettleStore
 
-/// Expires payments whose `expires_at` has passed while the buyer never finished, through the same state
-/// machine and ledger as every other change.
+/// Sweeps payments whose `expires_at` has passed before reaching a final state. Each is first re-checked with its
+/// provider (a missed or lost webhook must not turn a paid payment into an expired one): an authoritative answer is
+/// applied through the same path as a notification; otherwise the payment expires.
 public struct Sweeper: Sendable {
     public let store: Store
+    let providers: ProviderRegistry
     public let logger: Logger
     let now: @Sendable () -> Date
 
-    public init(store: Store, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: Store, providers: ProviderRegistry, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.providers = providers
         self.logger = logger
         self.now = now
     }
@@ -30,6 +34,7 @@ public struct Sweeper: Sendable {
         }
         var expired = 0
         for id in due {
+            if try await recheckWithProvider(paymentID: id, at: at) { continue }
             let moved = try await store.write { tx -> Bool in
                 guard let payment = try await tx.lockPayment(id: id) else { return false }
                 guard case .move(let to, let reason) = PaymentStateMachine.next(from: payment.status, on: .clockExpiry) else {
@@ -45,5 +50,40 @@ public struct Sweeper: Sendable {
         }
         if expired > 0 { logger.info("expired payments", metadata: ["count": "\(expired)"]) }
         return expired
+    }
+
+    /// Asks the payment's provider for its state; applies a definite answer. Returns true when the payment was
+    /// settled that way (or the provider could not be asked and the payment must wait for the next sweep).
+    func recheckWithProvider(paymentID: String, at: Date) async throws -> Bool {
+        guard let payment = try await store.read({ connection in
+            try await connection.query("SELECT provider, provider_payment_id, mode FROM payments WHERE id = \(paymentID)").first
+        }),
+            let providerName = try payment.optionalString("provider"), let providerPaymentID = try payment.optionalString("provider_payment_id"),
+            let provider = providers.provider(named: providerName), provider.availability.isEnabled
+        else { return false }
+        let state: ProviderPaymentState?
+        do {
+            state = try await provider.fetchPayment(providerPaymentID: providerPaymentID)
+        } catch {
+            logger.notice("sweep could not ask the provider; will retry", metadata: ["payment": "\(paymentID)", "provider": "\(providerName)"])
+            return true
+        }
+        guard let state, let outcome = state.outcome, outcome != .processing else { return false }
+        let event = ProviderEvent(
+            eventID: "sweep_\(paymentID)_\(outcome.rawValue)", type: "sweep.\(outcome.rawValue)", target: .payment(id: paymentID),
+            outcome: outcome, amountMinorUnits: state.amountMinorUnits, currencyCode: state.currencyCode
+        )
+        let raw = InboundNotification(
+            provider: providerName, method: "GET", contentType: "application/json", headers: [:],
+            body: JSONValue.object([
+                ("source", .string("sweep")), ("outcome", .string(outcome.rawValue)), ("amount", .int(state.amountMinorUnits)),
+                ("currency", .string(state.currencyCode)),
+            ]).bytes(),
+            receivedAt: at
+        )
+        _ = try await store.write { tx in
+            try await NotificationIngestor.apply(event, provider: providerName, raw: raw, requestID: nil, in: tx)
+        }
+        return true
     }
 }

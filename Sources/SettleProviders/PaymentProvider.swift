@@ -24,6 +24,11 @@ public protocol PaymentProvider: Sendable {
     /// The modes this provider serves with its current credentials.
     var modes: Set<Mode> { get }
 
+    /// Refuses, before anything is stored, a payment this provider cannot take (a currency or amount format it
+    /// does not support), with the refused parameter (`amount`, `currency`) as the error's `providerCode`. The
+    /// default accepts everything.
+    func validate(_ payment: Payment) throws(ProviderError)
+
     /// Creates the payment at the provider. Called outside any database transaction.
     func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation
 
@@ -34,6 +39,10 @@ public protocol PaymentProvider: Sendable {
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
+}
+
+extension PaymentProvider {
+    public func validate(_ payment: Payment) throws(ProviderError) {}
 }
 
 /// A provider that calls Settle and reads Settle's answer as its protocol (Payme's Merchant API). The answer

@@ -27,14 +27,17 @@ public func buildApplication(
     let location = try DatabaseLocation(url: configuration.databaseURL)
     let store = try await Store.open(location, durability: configuration.durability, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host, httpClient: httpClient)
-    let providers = ProviderRegistry([SandboxProvider(secret: { runtime.sandboxSecret })])
+    let providers = ProviderRegistry([
+        SandboxProvider(secret: { runtime.sandboxSecret }),
+        StripeProvider(configuration: configuration.stripe, httpClient: httpClient, logger: logger),
+    ])
     let router = buildRouter(store: store, providers: providers, runtime: runtime, configuration: configuration, logger: logger)
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Settle"),
         services: [
             StoreService(store: store),
-            SweepService(sweeper: Sweeper(store: store, logger: logger), interval: configuration.sweepInterval),
+            SweepService(sweeper: Sweeper(store: store, providers: providers, logger: logger), interval: configuration.sweepInterval),
         ] + (configuration.runDispatcher
             ? [DispatcherService(dispatcher: WebhookDispatcher(store: store, httpClient: httpClient, configuration: configuration.webhooks, logger: logger))]
             : []),
@@ -62,6 +65,7 @@ public func buildRouter(
     router.add(middleware: RequestIDMiddleware())
     HealthController(store: store).addRoutes(to: router)
     SandboxController(store: store, runtime: runtime).addRoutes(to: router)
+    ReturnPageController(store: store).addRoutes(to: router)
     let v1 = router.group("v1")
     WebhooksController(ingestor: NotificationIngestor(store: store, providers: providers, logger: logger)).addRoutes(to: v1)
     let api = v1.group().add(middleware: AuthenticationMiddleware(store: store))

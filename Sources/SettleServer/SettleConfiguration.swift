@@ -1,6 +1,7 @@
 import Configuration
 import Logging
 import Settle
+import SettleProviders
 import SettleStore
 
 /// Every setting, read once: flags, then environment, then `.env`, then defaults (see the README's table).
@@ -19,6 +20,8 @@ public struct SettleConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Outbound webhook delivery (retry schedule, timeout, when to disable failing endpoints).
     public var webhooks = WebhookDispatcher.Configuration()
+    /// Stripe (`SETTLE_STRIPE_SECRET_KEY`, `SETTLE_STRIPE_WEBHOOK_SECRET`, `SETTLE_STRIPE_API_BASE`).
+    public var stripe = StripeConfiguration()
     /// Run the webhook dispatcher inside the server (tests drive their own with a controllable clock).
     public var runDispatcher = true
 
@@ -36,6 +39,11 @@ public struct SettleConfiguration: Sendable {
         maximumAmount = Int64(config.int(forKey: "max.amount", default: Int(maximumAmount)))
         sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+        stripe = StripeConfiguration(
+            secretKey: config.string(forKey: "stripe.secret.key", isSecret: true),
+            webhookSecret: config.string(forKey: "stripe.webhook.secret", isSecret: true),
+            apiBase: config.string(forKey: "stripe.api.base", default: StripeConfiguration.defaultAPIBase)
+        )
         webhooks.disableAfterSeconds = Int64(config.int(forKey: "webhooks.disable.after", default: Int(webhooks.disableAfterSeconds)))
     }
 }

@@ -1,0 +1,336 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import SettleCore
+import SettleProviders
+import Synchronization
+
+/// Plays the part of Stripe that Settle uses, over real HTTP, so the whole flow runs offline: Checkout Sessions
+/// (create from form-encoded bodies, retrieve, expire), a hosted page to pay, Stripe's error shape and status codes,
+/// its `Idempotency-Key` behaviour, and events posted to a configured URL signed exactly as Stripe signs them.
+/// Faults on request: API failures, slow answers, duplicate events, tampered or mis-signed events.
+public final class StripeEmulator: Sendable {
+    public struct Configuration: Sendable {
+        /// The secret key Settle must present.
+        public var apiKey: String
+        /// Where events go (Settle's `/v1/webhooks/stripe`).
+        public var webhookURL: String?
+        public var webhookSecret: String
+        public var host = "127.0.0.1"
+        public var port = 12111
+
+        public init(apiKey: String, webhookURL: String?, webhookSecret: String, port: Int = 12111) {
+            self.apiKey = apiKey
+            self.webhookURL = webhookURL
+            self.webhookSecret = webhookSecret
+            self.port = port
+        }
+    }
+
+    /// A Checkout Session as the emulator keeps it.
+    public struct Session: Sendable {
+        public var id: String
+        public var status: String  // open | complete | expired
+        public var paymentStatus: String  // unpaid | paid
+        public var amountTotal: Int64
+        public var currency: String
+        public var clientReferenceID: String?
+        public var metadata: [String: String]
+        public var successURL: String?
+        public var cancelURL: String?
+        public var expiresAt: Int64
+        public var created: Int64
+
+        func json(baseURL: String) -> JSONValue {
+            .object([
+                ("id", .string(id)), ("object", .string("checkout.session")), ("status", .string(status)),
+                ("payment_status", .string(paymentStatus)), ("amount_total", .int(amountTotal)), ("currency", .string(currency)),
+                ("client_reference_id", .string(clientReferenceID)), ("metadata", .stringMap(metadata)),
+                ("success_url", .string(successURL)), ("cancel_url", .string(cancelURL)), ("expires_at", .int(expiresAt)),
+                ("created", .int(created)), ("mode", .string("payment")), ("livemode", .bool(false)),
+                ("url", status == "open" ? .string("\(baseURL)/pay/\(id)") : .null),
+            ])
+        }
+    }
+
+    /// Faults to inject, changed at any time by tests (or `POST /_emulator/faults`).
+    public struct Faults: Sendable {
+        /// The next N API calls answer 500 with Stripe's api_error.
+        public var failNextAPICalls = 0
+        /// Every API call waits this long first.
+        public var apiDelay: Duration = .zero
+        /// Every event is sent twice.
+        public var duplicateEvents = false
+        public init() {}
+    }
+
+    private struct State {
+        var sessions: [String: Session] = [:]
+        var idempotency: [String: (request: String, status: Int, body: [UInt8])] = [:]
+        var faults = Faults()
+        var port: Int?
+        var sentEvents: [String] = []
+        var webhookURL: String?
+    }
+
+    let configuration: Configuration
+    let httpClient: HTTPClient
+    private let state = Mutex(State())
+
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        state.withLock { $0.webhookURL = configuration.webhookURL }
+    }
+
+    /// Where events go; `nil` drops them (a lost webhook).
+    public var webhookURL: String? {
+        get { state.withLock { $0.webhookURL } }
+        set { state.withLock { $0.webhookURL = newValue } }
+    }
+
+    public var faults: Faults {
+        get { state.withLock { $0.faults } }
+        set { state.withLock { $0.faults = newValue } }
+    }
+
+    public func session(_ id: String) -> Session? { state.withLock { $0.sessions[id] } }
+
+    /// `http://host:port` once running.
+    public var baseURL: String { "http://\(configuration.host):\(state.withLock { $0.port } ?? configuration.port)" }
+    public var isRunning: Bool { state.withLock { $0.port } != nil }
+    /// Ids of the events sent, in order.
+    public var sentEvents: [String] { state.withLock { $0.sentEvents } }
+
+    /// The emulator as a Hummingbird application (port 0 picks a free port).
+    public func application(logger: Logger) -> some ApplicationProtocol {
+        Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stripe-emulator"),
+            onServerRunning: { channel in self.state.withLock { $0.port = channel.localAddress?.port } },
+            logger: logger
+        )
+    }
+
+    func buildRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("v1/checkout/sessions") { request, context in try await self.api(request) { try await self.createSession(request, context: context) } }
+        router.get("v1/checkout/sessions/:id") { request, context in
+            try await self.api(request) { try self.retrieve(try context.parameters.require("id")) }
+        }
+        router.post("v1/checkout/sessions/:id/expire") { request, context in
+            try await self.api(request) { try await self.expireSession(try context.parameters.require("id")) }
+        }
+        router.get("pay/:id") { _, context in try self.page(try context.parameters.require("id")) }
+        router.post("pay/:id") { request, context in try await self.choose(request, id: try context.parameters.require("id")) }
+        return router
+    }
+
+    // MARK: - API
+
+    private func api(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+        let (fail, delay) = state.withLock { state -> (Bool, Duration) in
+            let fail = state.faults.failNextAPICalls > 0
+            if fail { state.faults.failNextAPICalls -= 1 }
+            return (fail, state.faults.apiDelay)
+        }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        if fail { return Self.error(500, type: "api_error", code: nil, message: "An unexpected error occurred (emulated).") }
+        guard request.headers[.authorization] == "Bearer \(configuration.apiKey)" else {
+            return Self.error(401, type: "invalid_request_error", code: nil, message: "Invalid API Key provided.")
+        }
+        return try await body()
+    }
+
+    static func error(_ status: Int, type: String, code: String?, message: String, param: String? = nil) -> Response {
+        let body = JSONValue.object([
+            ("error", .object([("type", .string(type)), ("code", .string(code)), ("message", .string(message)), ("param", .string(param))]))
+        ])
+        return json(body, status: status)
+    }
+
+    static func json(_ value: JSONValue, status: Int = 200) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes())))
+    }
+
+    private func createSession(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let key, let stored = state.withLock({ $0.idempotency[key] }) {
+            guard stored.request == text else {
+                return Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use",
+                    message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
+            }
+            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
+        }
+        let form = Dictionary(StripeForm.decode(text), uniquingKeysWith: { first, _ in first })
+        func required(_ name: String) -> String? { form[name].flatMap { $0.isEmpty ? nil : $0 } }
+        for name in ["mode", "line_items[0][price_data][currency]", "line_items[0][price_data][unit_amount]", "success_url"]
+        where required(name) == nil {
+            return Self.error(400, type: "invalid_request_error", code: "parameter_missing", message: "Missing required param: \(name).", param: name)
+        }
+        guard let amount = Int64(form["line_items[0][price_data][unit_amount]"]!), amount > 0 else {
+            return Self.error(400, type: "invalid_request_error", code: "parameter_invalid_integer",
+                message: "Invalid integer: \(form["line_items[0][price_data][unit_amount]"]!)", param: "line_items[0][price_data][unit_amount]")
+        }
+        let quantity = Int64(form["line_items[0][quantity]"] ?? "1") ?? 1
+        var metadata: [String: String] = [:]
+        for (name, value) in form where name.hasPrefix("metadata[") && name.hasSuffix("]") {
+            metadata[String(name.dropFirst("metadata[".count).dropLast())] = value
+        }
+        let now = UnixTime.seconds(Date())
+        let session = Session(
+            id: "cs_test_" + Identifier.randomToken(length: 24), status: "open", paymentStatus: "unpaid",
+            amountTotal: amount * quantity, currency: form["line_items[0][price_data][currency]"]!, clientReferenceID: form["client_reference_id"],
+            metadata: metadata, successURL: form["success_url"], cancelURL: form["cancel_url"],
+            expiresAt: Int64(form["expires_at"] ?? "") ?? now + 86_400, created: now
+        )
+        let body = session.json(baseURL: baseURL).bytes()
+        state.withLock { state in
+            state.sessions[session.id] = session
+            if let key { state.idempotency[key] = (text, 200, body) }
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    private func retrieve(_ id: String) throws -> Response {
+        guard let session = session(id) else {
+            return Self.error(404, type: "invalid_request_error", code: "resource_missing", message: "No such checkout.session: '\(id)'", param: "session")
+        }
+        return Self.json(session.json(baseURL: baseURL))
+    }
+
+    private func expireSession(_ id: String) async throws -> Response {
+        guard session(id)?.status == "open" else {
+            return Self.error(400, type: "invalid_request_error", code: "checkout_session_not_open", message: "Only open sessions can be expired.")
+        }
+        try await expire(sessionID: id)
+        return try retrieve(id)
+    }
+
+    // MARK: - What the buyer and Stripe do
+
+    /// The buyer pays. `async: true` is a delayed method (bank debit, voucher): completed but unpaid.
+    public func pay(sessionID: String, async delayed: Bool = false) async throws {
+        let updated = state.withLock { state -> Session? in
+            guard var session = state.sessions[sessionID], session.status == "open" else { return nil }
+            session.status = "complete"
+            session.paymentStatus = delayed ? "unpaid" : "paid"
+            state.sessions[sessionID] = session
+            return session
+        }
+        guard updated != nil else { return }
+        try await sendEvent(type: "checkout.session.completed", sessionID: sessionID)
+    }
+
+    /// The delayed payment's outcome arrives.
+    public func settleDelayedPayment(sessionID: String, succeeded: Bool) async throws {
+        state.withLock { state in
+            if succeeded { state.sessions[sessionID]?.paymentStatus = "paid" }
+        }
+        try await sendEvent(type: succeeded ? "checkout.session.async_payment_succeeded" : "checkout.session.async_payment_failed", sessionID: sessionID)
+    }
+
+    public func expire(sessionID: String) async throws {
+        state.withLock { $0.sessions[sessionID]?.status = "expired" }
+        try await sendEvent(type: "checkout.session.expired", sessionID: sessionID)
+    }
+
+    /// Builds a signed event about a session. `amountTotal` tampers with the amount (still correctly signed);
+    /// `secret` signs with another secret; `timestamp` signs at another time.
+    public func event(type: String, sessionID: String, amountTotal: Int64? = nil, secret: String? = nil, timestamp: Int64? = nil)
+        -> (id: String, headers: [(String, String)], body: [UInt8])?
+    {
+        guard var session = session(sessionID) else { return nil }
+        if let amountTotal { session.amountTotal = amountTotal }
+        let id = "evt_" + Identifier.randomToken(length: 24)
+        let body = JSONValue.object([
+            ("id", .string(id)), ("object", .string("event")), ("api_version", .string("2024-06-20")),
+            ("created", .int(UnixTime.seconds(Date()))), ("livemode", .bool(false)), ("type", .string(type)),
+            ("data", .object([("object", session.json(baseURL: baseURL))])),
+        ]).bytes()
+        let signature = StripeSignature.header(
+            secret: secret ?? configuration.webhookSecret, timestamp: timestamp ?? UnixTime.seconds(Date()), body: body
+        )
+        return (id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body)
+    }
+
+    /// Posts an event to the webhook URL (twice when duplicates are on); returns the last HTTP status.
+    @discardableResult
+    public func sendEvent(type: String, sessionID: String, amountTotal: Int64? = nil, secret: String? = nil, timestamp: Int64? = nil)
+        async throws -> Int
+    {
+        guard let event = event(type: type, sessionID: sessionID, amountTotal: amountTotal, secret: secret, timestamp: timestamp) else {
+            return 404
+        }
+        return try await deliver(event)
+    }
+
+    /// Posts a prepared event (tests use it to send events out of order).
+    @discardableResult
+    public func deliver(_ event: (id: String, headers: [(String, String)], body: [UInt8])) async throws -> Int {
+        guard let url = webhookURL else { return 0 }
+        let copies = faults.duplicateEvents ? 2 : 1
+        var status = 0
+        for _ in 0..<copies {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            for (name, value) in event.headers { request.headers.add(name: name, value: value) }
+            request.body = .bytes(ByteBuffer(bytes: event.body))
+            let response = try await httpClient.execute(request, timeout: .seconds(15))
+            _ = try await response.body.collect(upTo: 1 << 16)
+            status = Int(response.status.code)
+            state.withLock { $0.sentEvents.append(event.id) }
+        }
+        return status
+    }
+
+    // MARK: - Hosted page
+
+    private func page(_ id: String) throws -> Response {
+        guard let session = session(id) else { return Response(status: .notFound) }
+        let amount = Currency.lookup(session.currency).map { currency in
+            Money(minorUnits: StripeCurrency.minorUnits(stripeAmount: session.amountTotal, currency: currency) ?? 0, currency: currency).formatted()
+        } ?? "\(session.amountTotal) \(session.currency)"
+        let buttons = session.status == "open"
+            ? """
+              <button name="action" value="pay">Pay with card</button>
+              <button name="action" value="pay_async">Pay by bank debit (settles later)</button>
+              <button name="action" value="cancel">Cancel and go back</button>
+              """
+            : session.paymentStatus == "unpaid" && session.status == "complete"
+                ? """
+                  <button name="action" value="async_succeed">Bank debit succeeds</button>
+                  <button name="action" value="async_fail">Bank debit fails</button>
+                  """
+                : "<p>This session is \(session.status).</p>"
+        let html = """
+            <!doctype html><html><head><meta charset="utf-8"><title>Stripe emulator checkout</title>
+            <style>body{font-family:system-ui;max-width:420px;margin:3rem auto}button{display:block;width:100%;margin:.5rem 0;padding:.7rem}</style>
+            </head><body><p>Stripe emulator · test mode</p><h1 id="amount">\(amount)</h1>
+            <p>Session <code>\(session.id)</code> — \(session.status), \(session.paymentStatus)</p>
+            <form method="post">\(buttons)</form></body></html>
+            """
+        return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    private func choose(_ request: Request, id: String) async throws -> Response {
+        let form = Dictionary(StripeForm.decode(String(buffer: try await request.body.collect(upTo: 4096))), uniquingKeysWith: { a, _ in a })
+        guard let session = session(id) else { return Response(status: .notFound) }
+        switch form["action"] {
+        case "pay": try await pay(sessionID: id)
+        case "pay_async": try await pay(sessionID: id, async: true)
+        case "async_succeed": try await settleDelayedPayment(sessionID: id, succeeded: true)
+        case "async_fail": try await settleDelayedPayment(sessionID: id, succeeded: false)
+        case "cancel": return Response(status: .seeOther, headers: [.location: session.cancelURL ?? session.successURL ?? "/"])
+        default: return Response(status: .badRequest)
+        }
+        return Response(status: .seeOther, headers: [.location: (session.successURL ?? "/").replacingOccurrences(of: "{CHECKOUT_SESSION_ID}", with: id)])
+    }
+}

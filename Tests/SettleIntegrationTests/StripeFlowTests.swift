@@ -1,0 +1,223 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+@testable import Settle
+import SettleCore
+import SettleEmulators
+import SettleProviders
+import SettleServer
+import SettleStore
+import Testing
+
+/// Settle with `provider: "stripe"` against the Stripe emulator, over loopback, on every engine.
+@Suite(.serialized) struct StripeFlowTests {
+    static let apiKey = "sk_test_emulated_\(Identifier.randomToken(length: 8))"
+    static let webhookSecret = "whsec_\(Identifier.randomToken(length: 32))"
+
+    func withStripe(
+        _ engine: Engine, configure: @escaping @Sendable (inout SettleConfiguration) -> Void = { _ in },
+        _ body: @Sendable (RunningSettle, StripeEmulator) async throws -> Void
+    ) async throws {
+        let emulator = StripeEmulator(
+            configuration: .init(apiKey: Self.apiKey, webhookURL: nil, webhookSecret: Self.webhookSecret, port: 0), httpClient: testHTTPClient
+        )
+        let services = ServiceGroup(configuration: .init(services: [emulator.application(logger: Engine.logger)], gracefulShutdownSignals: [], logger: Engine.logger))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            defer { group.cancelAll() }
+            while !emulator.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { configuration in
+                configuration.stripe = StripeConfiguration(secretKey: Self.apiKey, webhookSecret: Self.webhookSecret, apiBase: emulator.baseURL)
+                configuration.stripe.retry = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+                configure(&configuration)
+            }) { settle in
+                emulator.webhookURL = "\(settle.baseURL)/v1/webhooks/stripe"
+                try await body(settle, emulator)
+            }
+            await services.triggerGracefulShutdown()
+        }
+    }
+
+    func create(_ settle: RunningSettle, amount: Int64 = 150_000, currency: String = "COP", extra: String = "") async throws -> (id: String, session: String, url: String) {
+        let result = try await settle.request(
+            .POST, "/v1/payments", json: #"{"amount":\#(amount),"currency":"\#(currency)","provider":"stripe","reference":"order-\#(Identifier.randomToken(length: 6))"\#(extra)}"#
+        )
+        #expect(result.status == 201, "\(result.text)")
+        return (try #require(result.json["id"] as? String), try #require(result.json["provider_payment_id"] as? String),
+            try #require(result.json["checkout_url"] as? String))
+    }
+
+    @Test(arguments: Engine.enabled)
+    func payOnTheHostedPage(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let providers = try await settle.request(.GET, "/v1/providers").json["data"] as? [[String: Any]] ?? []
+            #expect(providers.first { $0["name"] as? String == "stripe" }?["enabled"] as? Bool == true)
+            let (id, session, url) = try await create(settle)
+            #expect(session.hasPrefix("cs_test_"))
+            #expect(url == "\(emulator.baseURL)/pay/\(session)")
+            // What Stripe received: form-encoded, lowercase currency, our ids, our idempotency key's effect.
+            let stored = try #require(emulator.session(session))
+            #expect(stored.amountTotal == 150_000)
+            #expect(stored.currency == "cop")
+            #expect(stored.clientReferenceID == id)
+            #expect(stored.metadata["settle_payment_id"] == id)
+            // The buyer pays on the hosted page.
+            let page = try await settle.client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+            #expect(String(buffer: try await page.body.collect(upTo: 1 << 20)).contains("1,500.00 COP"))
+            var press = HTTPClientRequest(url: url)
+            press.method = .POST
+            press.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+            press.body = .bytes(.init(string: "action=pay"))
+            let redirect = try await settle.client.execute(press, timeout: .seconds(10))
+            #expect(redirect.status == .seeOther)
+            let location = try #require(redirect.headers.first(name: "location"))
+            #expect(location == "\(settle.baseURL)/checkout/return/\(id)")
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            let returnPage = try await settle.client.execute(HTTPClientRequest(url: location), timeout: .seconds(10))
+            #expect(String(buffer: try await returnPage.body.collect(upTo: 1 << 20)).contains("Payment received"))
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func asyncSuccessAsyncFailureAndExpiry(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let (succeeding, sessionA, _) = try await create(settle)
+            try await emulator.pay(sessionID: sessionA, async: true)
+            #expect(try await settle.paymentStatus(succeeding) == "processing")
+            try await emulator.settleDelayedPayment(sessionID: sessionA, succeeded: true)
+            #expect(try await settle.paymentStatus(succeeding) == "succeeded")
+
+            let (failing, sessionB, _) = try await create(settle)
+            try await emulator.pay(sessionID: sessionB, async: true)
+            try await emulator.settleDelayedPayment(sessionID: sessionB, succeeded: false)
+            let failed = try await settle.request(.GET, "/v1/payments/\(failing)").json
+            #expect(failed["status"] as? String == "failed")
+            #expect((failed["failure"] as? [String: Any])?["code"] as? String == "async_payment_failed")
+
+            let (expiring, sessionC, _) = try await create(settle)
+            try await emulator.expire(sessionID: sessionC)
+            #expect(try await settle.paymentStatus(expiring) == "expired")
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func duplicatesOutOfOrderForgeriesAndTampering(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            // Duplicates: every event twice; one change.
+            var faults = emulator.faults
+            faults.duplicateEvents = true
+            emulator.faults = faults
+            let (dup, dupSession, _) = try await create(settle)
+            try await emulator.pay(sessionID: dupSession)
+            #expect(try await settle.store.eventCount(paymentID: dup, type: "payment.succeeded") == 1)
+            faults.duplicateEvents = false
+            emulator.faults = faults
+
+            // Out of order: the final result arrives before "completed, unpaid".
+            let (late, lateSession, _) = try await create(settle)
+            let completedUnpaid = try #require(emulator.event(type: "checkout.session.completed", sessionID: lateSession))
+            try await emulator.settleDelayedPayment(sessionID: lateSession, succeeded: true)
+            #expect(try await emulator.deliver(completedUnpaid) == 200)
+            #expect(try await settle.paymentStatus(late) == "succeeded")
+
+            // Forged signature and expired timestamp: refused, nothing changes.
+            let (guarded, guardedSession, _) = try await create(settle)
+            #expect(try await emulator.sendEvent(type: "checkout.session.expired", sessionID: guardedSession, secret: "whsec_forged") == 401)
+            #expect(try await emulator.sendEvent(
+                type: "checkout.session.expired", sessionID: guardedSession, timestamp: UnixTime.seconds(Date()) - 400) == 401)
+            #expect(try await settle.paymentStatus(guarded) == "requires_action")
+
+            // The genuine event still goes through after the forgeries.
+            try await emulator.pay(sessionID: guardedSession)
+            #expect(try await settle.paymentStatus(guarded) == "succeeded")
+
+            // A correctly signed event with another amount: a person must look.
+            let (tampered, tamperedSession, _) = try await create(settle)
+            #expect(try await emulator.sendEvent(type: "checkout.session.async_payment_succeeded", sessionID: tamperedSession, amountTotal: 100) == 200)
+            #expect(try await settle.paymentStatus(tampered) == "requires_review")
+
+            // Unknown types and sessions Settle never created: stored, acknowledged, flagged.
+            #expect(try await emulator.sendEvent(type: "customer.created", sessionID: tamperedSession) == 200)
+            let stranger = try #require(emulator.event(type: "checkout.session.completed", sessionID: tamperedSession))
+            let unknownSession = (stranger.id, stranger.headers, Array(String(decoding: stranger.body, as: UTF8.self)
+                .replacingOccurrences(of: tamperedSession, with: "cs_test_never_created").utf8))
+            let resigned = (unknownSession.0, [("content-type", "application/json"), ("stripe-signature",
+                StripeSignature.header(secret: Self.webhookSecret, timestamp: UnixTime.seconds(Date()), body: unknownSession.2))], unknownSession.2)
+            #expect(try await emulator.deliver(resigned) == 200)
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func apiFailuresRetryThenTheBreakerOpensThenRecovers(_ engine: Engine) async throws {
+        try await withStripe(engine, configure: {
+            $0.stripe.breakerThreshold = 2
+            $0.stripe.breakerCooldown = 1
+        }) { settle, emulator in
+            // Two 500s, then success: retried transparently.
+            var faults = emulator.faults
+            faults.failNextAPICalls = 2
+            emulator.faults = faults
+            _ = try await create(settle)
+            #expect(emulator.faults.failNextAPICalls == 0)
+
+            // Stripe keeps failing: each create fails after its retries, and the payment ends failed.
+            faults.failNextAPICalls = 1000
+            emulator.faults = faults
+            let body = #"{"amount":5000,"currency":"USD","provider":"stripe","reference":"r"}"#
+            for _ in 0..<2 {
+                let failed = try await settle.request(.POST, "/v1/payments", json: body)
+                #expect(failed.status == 503)
+                #expect(failed.errorCode == "provider_unavailable")
+            }
+            // The breaker is open: the next call fails at once, without reaching Stripe.
+            let before = emulator.faults.failNextAPICalls
+            let fast = try await settle.request(.POST, "/v1/payments", json: body)
+            #expect(fast.status == 503)
+            #expect(emulator.faults.failNextAPICalls == before)
+            let failedPayments = try await settle.request(.GET, "/v1/payments?status=failed").json["data"] as? [[String: Any]] ?? []
+            #expect(failedPayments.count == 3)
+            // Stripe recovers; after the cooldown a trial call closes the breaker.
+            faults.failNextAPICalls = 0
+            emulator.faults = faults
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await create(settle)
+            _ = try await create(settle)
+        }
+    }
+
+    @Test func unsupportedAmountsAreRefusedBeforeAnythingIsStored() async throws {
+        try await withStripe(.sqlite) { settle, _ in
+            let kwd = try await settle.request(.POST, "/v1/payments", json: #"{"amount":1501,"currency":"KWD","provider":"stripe","reference":"r"}"#)
+            #expect(kwd.status == 400)
+            #expect(kwd.errorCode == "provider_unsupported")
+            #expect((kwd.json["error"] as? [String: Any])?["param"] as? String == "amount")
+            let clf = try await settle.request(.POST, "/v1/payments", json: #"{"amount":1500,"currency":"CLF","provider":"stripe","reference":"r"}"#)
+            #expect((clf.json["error"] as? [String: Any])?["param"] as? String == "currency")
+            #expect(try await settle.store.counts().payments == 0)
+            // A test key does not serve live mode.
+            let (liveSecret, liveKey) = APIKeys.generate(mode: .live, name: "live", at: Date())
+            try await settle.store.write { tx in try await tx.insertAPIKey(liveKey, secret: liveSecret) }
+            let live = try await settle.request(.POST, "/v1/payments", json: #"{"amount":1500,"currency":"USD","provider":"stripe","reference":"r"}"#,
+                headers: [("authorization", "Bearer \(liveSecret)")], auth: false)
+            #expect(live.errorCode == "provider_mode_unsupported")
+        }
+    }
+
+    @Test(arguments: Engine.enabled)
+    func sweepAsksStripeWhenTheWebhookNeverCame(_ engine: Engine) async throws {
+        try await withStripe(engine, configure: { $0.runDispatcher = false }) { settle, emulator in
+            let (paid, paidSession, _) = try await create(settle, extra: #","expires_in":60"#)
+            let (abandoned, _, _) = try await create(settle, extra: #","expires_in":60"#)
+            emulator.webhookURL = nil  // the webhook is lost
+            try await emulator.pay(sessionID: paidSession)
+            #expect(try await settle.paymentStatus(paid) == "requires_action")
+            let sweeper = Sweeper(store: settle.store, providers: settle.settle.providers, logger: Engine.logger, now: { Date().addingTimeInterval(120) })
+            _ = try await sweeper.expireDue()
+            #expect(try await settle.paymentStatus(paid) == "succeeded")
+            #expect(try await settle.paymentStatus(abandoned) == "expired")
+        }
+    }
+}
