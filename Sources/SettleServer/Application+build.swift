@@ -75,8 +75,8 @@ public func buildRouter(
     )
     PaymentsController(payments: payments, store: store).addRoutes(to: api)
     let webhooks = WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger)
-    EventsController(webhooks: webhooks).addRoutes(to: api)
-    WebhookEndpointsController(webhooks: webhooks).addRoutes(to: api)
+    EventsController(webhooks: webhooks, store: store).addRoutes(to: api)
+    WebhookEndpointsController(webhooks: webhooks, store: store).addRoutes(to: api)
     ProvidersController(providers: providers).addRoutes(to: api)
     return router
 }

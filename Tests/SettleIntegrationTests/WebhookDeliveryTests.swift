@@ -195,6 +195,15 @@ import Testing
                     #expect((refused.json["error"] as? [String: Any])?["param"] as? String == param, "\(body)")
                 }
                 let (endpointID, oldSecret) = try await createEndpoint(settle, url: receiver.url)
+                // A retried create with the same Idempotency-Key makes no second endpoint.
+                let createBody = #"{"url":"\#(receiver.url)","enabled_events":["payment.failed"]}"#
+                let first = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
+                let retried = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
+                #expect(retried.body == first.body)
+                #expect(retried.headers.first(name: "idempotent-replayed") == "true")
+                let secondID = try #require(first.json["id"] as? String)
+                #expect(try await settle.store.webhookEndpoints(mode: .test).count == 2)
+                #expect(try await settle.request(.DELETE, "/v1/webhook_endpoints/\(secondID)").status == 200)
                 let shown = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
                 #expect(shown["secret"] is NSNull)  // shown in full only at creation
                 let rotated = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)/rotate_secret").json

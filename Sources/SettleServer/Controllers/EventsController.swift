@@ -7,6 +7,7 @@ import SettleStore
 /// `/v1/events`: the merchant's events, and resending them.
 struct EventsController {
     let webhooks: WebhookService
+    let store: Store
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.get("events", use: list)
@@ -39,10 +40,12 @@ struct EventsController {
     @Sendable func resend(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let bytes = Array(buffer: try await request.body.collect(upTo: context.maxUploadSize))
-        let body = try StrictJSON.decode(ResendBody.self, from: bytes, allowed: ["endpoint_id"])
         let id = try context.parameters.require("id")
-        let count = try await webhooks.resend(eventID: id, endpointID: body.endpoint_id, caller: caller)
-        return APIResponse.json(.object([("id", .string(id)), ("object", .string("event")), ("requeued", .int(Int64(count)))]))
+        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
+            let body = try StrictJSON.decode(ResendBody.self, from: bytes, allowed: ["endpoint_id"])
+            let count = try await webhooks.resend(eventID: id, endpointID: body.endpoint_id, caller: caller)
+            return (200, JSONValue.object([("id", .string(id)), ("object", .string("event")), ("requeued", .int(Int64(count)))]).bytes(), false)
+        }
     }
 }
 

@@ -7,6 +7,7 @@ import SettleStore
 /// `/v1/webhook_endpoints`: where Settle sends the merchant's events.
 struct WebhookEndpointsController {
     let webhooks: WebhookService
+    let store: Store
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.post("webhook_endpoints", use: create)
@@ -46,9 +47,11 @@ struct WebhookEndpointsController {
     @Sendable func create(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let bytes = try await JSONBody.read(request, context: context)
-        let input = try StrictJSON.decode(CreateBody.self, from: bytes, allowed: ["url", "enabled_events", "description"])
-        let endpoint = try await webhooks.create(url: input.url, enabledEvents: input.enabled_events, description: input.description, caller: caller)
-        return APIResponse.json(endpoint.apiObject(showSecret: true), status: 201)
+        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
+            let input = try StrictJSON.decode(CreateBody.self, from: bytes, allowed: ["url", "enabled_events", "description"])
+            let endpoint = try await webhooks.create(url: input.url, enabledEvents: input.enabled_events, description: input.description, caller: caller)
+            return (201, endpoint.apiObject(showSecret: true).bytes(), false)
+        }
     }
 
     @Sendable func list(_ request: Request, context: SettleRequestContext) async throws -> Response {
@@ -64,14 +67,16 @@ struct WebhookEndpointsController {
 
     @Sendable func update(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let input = try StrictJSON.decode(
-            UpdateBody.self, from: try await body(request, context), allowed: ["url", "enabled_events", "description", "enabled"]
-        )
-        let endpoint = try await webhooks.update(
-            id: try context.parameters.require("id"), url: input.url, enabledEvents: input.enabled_events,
-            description: input.description, enabled: input.enabled, caller: caller
-        )
-        return APIResponse.json(endpoint.apiObject(showSecret: false))
+        let bytes = try await body(request, context)
+        let id = try context.parameters.require("id")
+        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
+            let input = try StrictJSON.decode(UpdateBody.self, from: bytes, allowed: ["url", "enabled_events", "description", "enabled"])
+            let endpoint = try await webhooks.update(
+                id: id, url: input.url, enabledEvents: input.enabled_events, description: input.description, enabled: input.enabled,
+                caller: caller
+            )
+            return (200, endpoint.apiObject(showSecret: false).bytes(), false)
+        }
     }
 
     @Sendable func delete(_ request: Request, context: SettleRequestContext) async throws -> Response {
@@ -83,16 +88,22 @@ struct WebhookEndpointsController {
 
     @Sendable func rotate(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let endpoint = try await webhooks.rotateSecret(id: try context.parameters.require("id"), caller: caller)
-        return APIResponse.json(endpoint.apiObject(showSecret: true))
+        let bytes = try await body(request, context)
+        let id = try context.parameters.require("id")
+        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
+            (200, try await webhooks.rotateSecret(id: id, caller: caller).apiObject(showSecret: true).bytes(), false)
+        }
     }
 
     @Sendable func recover(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let input = try StrictJSON.decode(RecoverBody.self, from: try await body(request, context), allowed: ["since"])
+        let bytes = try await body(request, context)
         let id = try context.parameters.require("id")
-        let count = try await webhooks.recover(endpointID: id, since: Date(timeIntervalSince1970: TimeInterval(input.since)), caller: caller)
-        return APIResponse.json(.object([("id", .string(id)), ("object", .string("webhook_endpoint")), ("requeued", .int(Int64(count)))]))
+        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
+            let input = try StrictJSON.decode(RecoverBody.self, from: bytes, allowed: ["since"])
+            let count = try await webhooks.recover(endpointID: id, since: Date(timeIntervalSince1970: TimeInterval(input.since)), caller: caller)
+            return (200, JSONValue.object([("id", .string(id)), ("object", .string("webhook_endpoint")), ("requeued", .int(Int64(count)))]).bytes(), false)
+        }
     }
 
     @Sendable func attempts(_ request: Request, context: SettleRequestContext) async throws -> Response {
