@@ -26,6 +26,27 @@ import Testing
         }
     }
 
+    /// Settle with its own dispatcher off, a loopback receiver, a manual clock and a dispatcher the test drives
+    /// (no jitter, so the schedule is exact).
+    func withDrivenDispatcher(
+        _ engine: Engine, configure: @Sendable (inout WebhookDispatcher.Configuration) -> Void = { _ in },
+        _ body: @Sendable (RunningSettle, WebhookReceiver, ManualClock, WebhookDispatcher) async throws -> Void
+    ) async throws {
+        let receiver = WebhookReceiver()
+        let clock = ManualClock(Date().addingTimeInterval(5))
+        try await receiver.run {
+            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
+                var configuration = WebhookDispatcher.Configuration()
+                configuration.schedule = RetrySchedule(jitter: 0)
+                configure(&configuration)
+                let dispatcher = WebhookDispatcher(
+                    store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger
+                )
+                try await body(settle, receiver, clock, dispatcher)
+            }
+        }
+    }
+
     @Test(arguments: Engine.enabled)
     func paymentEventsArriveSignedPerSpec(_ engine: Engine) async throws {
         let receiver = WebhookReceiver()
@@ -62,94 +83,81 @@ import Testing
 
     @Test(arguments: Engine.enabled)
     func receiverDownThenUpFollowsTheScheduleExactly(_ engine: Engine) async throws {
-        let receiver = WebhookReceiver()
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_900_000_000))
-        try await receiver.run {
-            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
-                var configuration = WebhookDispatcher.Configuration()
-                configuration.schedule = RetrySchedule(jitter: 0)
-                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger)
-                _ = try await createEndpoint(settle, url: receiver.url, events: #"["payment.canceled"]"#)
-                let id = try await settle.createPayment()
-                _ = try await settle.request(.POST, "/v1/payments/\(id)/cancel")
-                receiver.answer(503)
-                // Attempt 1 is immediate; then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead.
-                let delays: [Int64] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
-                #expect(await dispatcher.dispatchDue() == 1)
-                for (index, delay) in delays.enumerated() {
-                    clock.advance(seconds: delay - 1)
-                    #expect(await dispatcher.dispatchDue() == 0, "attempt \(index + 2) came early")
-                    clock.advance(seconds: 1)
-                    if index == 3 { receiver.answer(200) }  // the merchant is back before attempt 5
-                    let tried = await dispatcher.dispatchDue()
-                    #expect(tried == 1, "attempt \(index + 2) did not come on time")
-                    if index == 3 { break }
-                }
-                let messages = try await settle.store.webhookMessages()
-                #expect(messages.first?.state == "delivered")
-                #expect(messages.first?.attempts == 5)
-                let ids = Set(receiver.deliveries.map(\.id))
-                #expect(receiver.deliveries.count == 5)
-                #expect(ids.count == 1)  // the same webhook-id on every retry
-                #expect(Set(receiver.deliveries.map(\.timestamp)).count == 5)  // a fresh timestamp each time
-            }
+        try await withDrivenDispatcher(engine) { settle, receiver, clock, dispatcher in
+            _ = try await createEndpoint(settle, url: receiver.url, events: #"["payment.canceled"]"#)
+            let id = try await settle.createPayment()
+            _ = try await settle.request(.POST, "/v1/payments/\(id)/cancel")
+            receiver.answer(503)
+            // Attempt 1 is immediate; then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then dead.
+            let delays: [Int64] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000]
+            #expect(await dispatcher.dispatchDue() == 1)
+            for (index, delay) in delays.enumerated() {
+                clock.advance(seconds: delay - 1)
+                #expect(await dispatcher.dispatchDue() == 0, "attempt \(index + 2) came early")
+                clock.advance(seconds: 1)
+                if index == 3 { receiver.answer(200) }  // the merchant is back before attempt 5
+                let tried = await dispatcher.dispatchDue()
+                #expect(tried == 1, "attempt \(index + 2) did not come on time")
+                if index == 3 { break }
+        }
+        let messages = try await settle.store.webhookMessages()
+        #expect(messages.first?.state == "delivered")
+        #expect(messages.first?.attempts == 5)
+        let ids = Set(receiver.deliveries.map(\.id))
+        #expect(receiver.deliveries.count == 5)
+        #expect(ids.count == 1)  // the same webhook-id on every retry
+        #expect(Set(receiver.deliveries.map(\.timestamp)).count == 5)  // a fresh timestamp each time
         }
     }
 
     @Test(arguments: Engine.enabled)
     func deadLetterGoneSlowAndRecovery(_ engine: Engine) async throws {
-        let receiver = WebhookReceiver()
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_900_000_000))
-        try await receiver.run {
-            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
-                var configuration = WebhookDispatcher.Configuration()
-                configuration.schedule = RetrySchedule(jitter: 0)
-                configuration.timeout = .milliseconds(500)
-                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger)
-                let (endpointID, _) = try await createEndpoint(settle, url: receiver.url, events: #"["payment.created"]"#)
+        try await withDrivenDispatcher(engine, configure: { configuration in
+            configuration.timeout = .milliseconds(500)
+        }) { settle, receiver, clock, dispatcher in
+            let (endpointID, _) = try await createEndpoint(settle, url: receiver.url, events: #"["payment.created"]"#)
 
-                // A slow receiver: the attempt times out and is retried.
-                receiver.answer(200, delay: .seconds(2))
-                _ = try await settle.createPayment()
-                #expect(await dispatcher.dispatchDue() == 1)
-                let slow = try await settle.store.webhookAttempts(endpointID: endpointID, limit: 1)
-                #expect(slow.first?.error == "timeout")
-                #expect(slow.first?.statusCode == nil)
+            // A slow receiver: the attempt times out and is retried.
+            receiver.answer(200, delay: .seconds(2))
+            _ = try await settle.createPayment()
+            #expect(await dispatcher.dispatchDue() == 1)
+            let slow = try await settle.store.webhookAttempts(endpointID: endpointID, limit: 1)
+            #expect(slow.first?.error == "timeout")
+            #expect(slow.first?.statusCode == nil)
 
-                // Eight failures: dead letter.
-                receiver.answer(500)
-                for delay: Int64 in [5, 300, 1800, 7200, 18_000, 36_000, 36_000] {
-                    clock.advance(seconds: delay)
-                    #expect(await dispatcher.dispatchDue() == 1)
-                }
-                clock.advance(seconds: 100_000)
-                #expect(await dispatcher.dispatchDue() == 0)
-                #expect(try await settle.store.webhookMessages().first?.state == "failed")
-                #expect(try await settle.store.webhookMessages().first?.attempts == 8)
+            // Eight failures: dead letter.
+            receiver.answer(500)
+            for delay: Int64 in [5, 300, 1800, 7200, 18_000, 36_000, 36_000] {
+                clock.advance(seconds: delay)
+                #expect(await dispatcher.dispatchDue() == 1)
+        }
+        clock.advance(seconds: 100_000)
+        #expect(await dispatcher.dispatchDue() == 0)
+        #expect(try await settle.store.webhookMessages().first?.state == "failed")
+        #expect(try await settle.store.webhookMessages().first?.attempts == 8)
 
-                // Recover requeues it; the merchant is back.
-                receiver.answer(200)
-                let recover = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)/recover", json: #"{"since":\#(UnixTime.seconds(Date()) - 3600)}"#)
-                #expect(recover.json["requeued"] as? Int == 1)
-                #expect(await dispatcher.dispatchDue() == 1)
-                #expect(try await settle.store.webhookMessages().first?.state == "delivered")
+        // Recover requeues it; the merchant is back.
+        receiver.answer(200)
+        let recover = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)/recover", json: #"{"since":\#(UnixTime.seconds(Date()) - 3600)}"#)
+        #expect(recover.json["requeued"] as? Int == 1)
+        #expect(await dispatcher.dispatchDue() == 1)
+        #expect(try await settle.store.webhookMessages().first?.state == "delivered")
 
-                // 410 Gone disables the endpoint; re-enabling it works.
-                receiver.answer(410)
-                _ = try await settle.createPayment()
-                #expect(await dispatcher.dispatchDue() == 1)
-                let endpoint = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
-                #expect(endpoint["status"] as? String == "disabled")
-                _ = try await settle.createPayment()
-                clock.advance(seconds: 60)
-                #expect(await dispatcher.dispatchDue() == 0)  // disabled endpoints get nothing
-                let reenabled = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)", json: #"{"enabled":true}"#)
-                #expect(reenabled.json["status"] as? String == "enabled")
-                // Events raised while it was disabled were not queued for it; new ones are.
-                receiver.answer(200)
-                _ = try await settle.createPayment()
-                #expect(await dispatcher.dispatchDue() == 1)
-            }
+        // 410 Gone disables the endpoint; re-enabling it works.
+        receiver.answer(410)
+        _ = try await settle.createPayment()
+        #expect(await dispatcher.dispatchDue() == 1)
+        let endpoint = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
+        #expect(endpoint["status"] as? String == "disabled")
+        _ = try await settle.createPayment()
+        clock.advance(seconds: 60)
+        #expect(await dispatcher.dispatchDue() == 0)  // disabled endpoints get nothing
+        let reenabled = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)", json: #"{"enabled":true}"#)
+        #expect(reenabled.json["status"] as? String == "enabled")
+        // Events raised while it was disabled were not queued for it; new ones are.
+        receiver.answer(200)
+        _ = try await settle.createPayment()
+        #expect(await dispatcher.dispatchDue() == 1)
         }
     }
 
@@ -177,92 +185,81 @@ import Testing
 
     @Test(arguments: Engine.enabled)
     func endpointsApiRotationAndResend(_ engine: Engine) async throws {
-        let receiver = WebhookReceiver()
-        let clock = ManualClock(Date().addingTimeInterval(5))
-        try await receiver.run {
-            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
-                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, now: clock.reader, logger: Engine.logger)
-                // Validation.
-                for (body, param) in [
-                    (#"{"url":"http://example.com/h","enabled_events":["*"]}"#, "url"),
-                    (#"{"url":"\#(receiver.url)","enabled_events":["payment.teleported"]}"#, "enabled_events"),
-                    (#"{"url":"\#(receiver.url)","enabled_events":[]}"#, "enabled_events"),
-                    (#"{"url":"\#(receiver.url)"}"#, "enabled_events"),
-                    (#"{"url":"\#(receiver.url)","enabled_events":["*"],"secret":"x"}"#, "secret"),
-                ] {
-                    let refused = try await settle.request(.POST, "/v1/webhook_endpoints", json: body)
-                    #expect(refused.status == 400, "\(body)")
-                    #expect((refused.json["error"] as? [String: Any])?["param"] as? String == param, "\(body)")
-                }
-                let (endpointID, oldSecret) = try await createEndpoint(settle, url: receiver.url)
-                // A retried create with the same Idempotency-Key makes no second endpoint.
-                let createBody = #"{"url":"\#(receiver.url)","enabled_events":["payment.failed"]}"#
-                let first = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
-                let retried = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
-                #expect(retried.body == first.body)
-                #expect(retried.headers.first(name: "idempotent-replayed") == "true")
-                let secondID = try #require(first.json["id"] as? String)
-                #expect(try await settle.store.webhookEndpoints(mode: .test).count == 2)
-                #expect(try await settle.request(.DELETE, "/v1/webhook_endpoints/\(secondID)").status == 200)
-                let shown = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
-                #expect(shown["secret"] is NSNull)  // shown in full only at creation
-                let rotated = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)/rotate_secret").json
-                let newSecret = try #require(rotated["secret"] as? String)
-                #expect(newSecret != oldSecret)
-                let id = try await settle.createPayment()
-                #expect(await dispatcher.dispatchDue() == 1)
-                let delivery = try #require(receiver.deliveries.last)
-                #expect(delivery.signature.split(separator: " ").count == 2)
-                #expect(SpecVerifier.verify(secret: newSecret, id: delivery.id, timestamp: delivery.timestamp, signatureHeader: delivery.signature, body: delivery.body))
-                #expect(SpecVerifier.verify(secret: oldSecret, id: delivery.id, timestamp: delivery.timestamp, signatureHeader: delivery.signature, body: delivery.body))
-                // After 24 hours only the new secret signs.
-                clock.advance(seconds: 86_401)
-                let resent = try await settle.request(.POST, "/v1/events/\(delivery.id)/resend", json: "{}")
-                #expect(resent.json["requeued"] as? Int == 1)
-                #expect(await dispatcher.dispatchDue() == 1)
-                let again = try #require(receiver.deliveries.last)
-                #expect(again.id == delivery.id)
-                #expect(again.signature.split(separator: " ").count == 1)
-                #expect(!SpecVerifier.verify(secret: oldSecret, id: again.id, timestamp: again.timestamp, signatureHeader: again.signature, body: again.body))
-                // Events API: filters and pagination.
-                let events = try await settle.request(.GET, "/v1/events?object_id=\(id)").json["data"] as? [[String: Any]] ?? []
-                #expect(events.compactMap { $0["type"] as? String } == ["payment.created"])
-                #expect(try await settle.request(.GET, "/v1/events?type=payment.created&limit=1").json["has_more"] as? Bool == false)
-                #expect(try await settle.request(.GET, "/v1/events/evt_nope").status == 404)
-                // Delete stops deliveries.
-                #expect(try await settle.request(.DELETE, "/v1/webhook_endpoints/\(endpointID)").status == 200)
-                _ = try await settle.createPayment()
-                #expect(await dispatcher.dispatchDue() == 0)
-                #expect(try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").status == 404)
-            }
+        try await withDrivenDispatcher(engine) { settle, receiver, clock, dispatcher in
+            // Validation.
+            for (body, param) in [
+                (#"{"url":"http://example.com/h","enabled_events":["*"]}"#, "url"),
+                (#"{"url":"\#(receiver.url)","enabled_events":["payment.teleported"]}"#, "enabled_events"),
+                (#"{"url":"\#(receiver.url)","enabled_events":[]}"#, "enabled_events"),
+                (#"{"url":"\#(receiver.url)"}"#, "enabled_events"),
+                (#"{"url":"\#(receiver.url)","enabled_events":["*"],"secret":"x"}"#, "secret"),
+            ] {
+                let refused = try await settle.request(.POST, "/v1/webhook_endpoints", json: body)
+                #expect(refused.status == 400, "\(body)")
+                #expect((refused.json["error"] as? [String: Any])?["param"] as? String == param, "\(body)")
+        }
+        let (endpointID, oldSecret) = try await createEndpoint(settle, url: receiver.url)
+        // A retried create with the same Idempotency-Key makes no second endpoint.
+        let createBody = #"{"url":"\#(receiver.url)","enabled_events":["payment.failed"]}"#
+        let first = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
+        let retried = try await settle.request(.POST, "/v1/webhook_endpoints", json: createBody, headers: [("Idempotency-Key", "ep-1")])
+        #expect(retried.body == first.body)
+        #expect(retried.headers.first(name: "idempotent-replayed") == "true")
+        let secondID = try #require(first.json["id"] as? String)
+        #expect(try await settle.store.webhookEndpoints(mode: .test).count == 2)
+        #expect(try await settle.request(.DELETE, "/v1/webhook_endpoints/\(secondID)").status == 200)
+        let shown = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
+        #expect(shown["secret"] is NSNull)  // shown in full only at creation
+        let rotated = try await settle.request(.POST, "/v1/webhook_endpoints/\(endpointID)/rotate_secret").json
+        let newSecret = try #require(rotated["secret"] as? String)
+        #expect(newSecret != oldSecret)
+        let id = try await settle.createPayment()
+        #expect(await dispatcher.dispatchDue() == 1)
+        let delivery = try #require(receiver.deliveries.last)
+        #expect(delivery.signature.split(separator: " ").count == 2)
+        #expect(SpecVerifier.verify(secret: newSecret, id: delivery.id, timestamp: delivery.timestamp, signatureHeader: delivery.signature, body: delivery.body))
+        #expect(SpecVerifier.verify(secret: oldSecret, id: delivery.id, timestamp: delivery.timestamp, signatureHeader: delivery.signature, body: delivery.body))
+        // After 24 hours only the new secret signs.
+        clock.advance(seconds: 86_401)
+        let resent = try await settle.request(.POST, "/v1/events/\(delivery.id)/resend", json: "{}")
+        #expect(resent.json["requeued"] as? Int == 1)
+        #expect(await dispatcher.dispatchDue() == 1)
+        let again = try #require(receiver.deliveries.last)
+        #expect(again.id == delivery.id)
+        #expect(again.signature.split(separator: " ").count == 1)
+        #expect(!SpecVerifier.verify(secret: oldSecret, id: again.id, timestamp: again.timestamp, signatureHeader: again.signature, body: again.body))
+        // Events API: filters and pagination.
+        let events = try await settle.request(.GET, "/v1/events?object_id=\(id)").json["data"] as? [[String: Any]] ?? []
+        #expect(events.compactMap { $0["type"] as? String } == ["payment.created"])
+        #expect(try await settle.request(.GET, "/v1/events?type=payment.created&limit=1").json["has_more"] as? Bool == false)
+        #expect(try await settle.request(.GET, "/v1/events/evt_nope").status == 404)
+        // Delete stops deliveries.
+        #expect(try await settle.request(.DELETE, "/v1/webhook_endpoints/\(endpointID)").status == 200)
+        _ = try await settle.createPayment()
+        #expect(await dispatcher.dispatchDue() == 0)
+        #expect(try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").status == 404)
         }
     }
 
     @Test(arguments: Engine.enabled)
     func endpointFailingContinuouslyIsDisabled(_ engine: Engine) async throws {
-        let receiver = WebhookReceiver()
-        let clock = ManualClock(Date().addingTimeInterval(5))
-        try await receiver.run {
-            try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
-                var configuration = WebhookDispatcher.Configuration()
-                configuration.schedule = RetrySchedule(jitter: 0)
-                configuration.disableAfterSeconds = 3600  // an hour instead of five days
-                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger)
-                let (endpointID, _) = try await createEndpoint(settle, url: receiver.url)
-                receiver.answer(500)
-                _ = try await settle.createPayment()
-                for delay: Int64 in [0, 5, 300, 1800] {
-                    clock.advance(seconds: delay)
-                    #expect(await dispatcher.dispatchDue() == 1)
-                }
-                // Failing for 35 minutes: still enabled. The next attempt, two hours later, crosses the hour.
-                #expect(try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json["status"] as? String == "enabled")
-                clock.advance(seconds: 7200)
+        try await withDrivenDispatcher(engine, configure: { configuration in
+            configuration.disableAfterSeconds = 3600  // an hour instead of five days
+        }) { settle, receiver, clock, dispatcher in
+            let (endpointID, _) = try await createEndpoint(settle, url: receiver.url)
+            receiver.answer(500)
+            _ = try await settle.createPayment()
+            for delay: Int64 in [0, 5, 300, 1800] {
+                clock.advance(seconds: delay)
                 #expect(await dispatcher.dispatchDue() == 1)
-                let endpoint = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
-                #expect(endpoint["status"] as? String == "disabled")
-                #expect(endpoint["disabled_reason"] as? String == "failing continuously")
-            }
+        }
+        // Failing for 35 minutes: still enabled. The next attempt, two hours later, crosses the hour.
+        #expect(try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json["status"] as? String == "enabled")
+        clock.advance(seconds: 7200)
+        #expect(await dispatcher.dispatchDue() == 1)
+        let endpoint = try await settle.request(.GET, "/v1/webhook_endpoints/\(endpointID)").json
+        #expect(endpoint["status"] as? String == "disabled")
+        #expect(endpoint["disabled_reason"] as? String == "failing continuously")
         }
     }
 
