@@ -3,11 +3,14 @@ import Synchronization
 
 /// Groups the writes of concurrent requests into one transaction, so many requests share one disk flush.
 ///
-/// The first writer to arrive becomes the leader: it takes every queued job (up to ``maxBatch``), runs them in
-/// one transaction, each inside its own savepoint, commits once, and wakes every writer with its own result. If
-/// more jobs arrived meanwhile, it hands leadership to the oldest waiting writer, so no caller works for others
-/// indefinitely and no background task is needed. A job that throws is rolled back to its savepoint alone; a
-/// failed commit fails every job in the batch, so nobody reports success for something not on disk.
+/// A writer that finds a free leader slot becomes a leader: it takes the oldest queued jobs (up to ``maxBatch``),
+/// runs them in one transaction, commits once, and wakes every writer with its own result. If jobs are still
+/// queued, it hands its slot to the oldest of them, so no caller works for others indefinitely and no background
+/// task is needed. SQLite has one slot; PostgreSQL a few, whose batches queue only to chain their audit entries.
+///
+/// Jobs first run without savepoints (each costs a statement). If one throws, the transaction is rolled back and
+/// the batch re-runs with a savepoint per job, so only the failing job is undone. A failed commit fails every job
+/// in the batch, so nobody reports success for something not on disk.
 final class GroupCommit: Sendable {
     typealias Work = @Sendable (StoreTransaction) async throws -> any Sendable
 

@@ -12,15 +12,6 @@ extension StoreTransaction {
         )
         return try await query("SELECT value FROM settings WHERE name = \(name)").first?.string("value") ?? value
     }
-
-    public func setSetting(_ name: String, value: String, at: Date) async throws {
-        try await query(
-            """
-            INSERT INTO settings (name, value, updated_at) VALUES (\(name), \(value), \(UnixTime.milliseconds(at)))
-            ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-            """
-        )
-    }
 }
 
 extension Store {
