@@ -72,6 +72,22 @@ import Testing
             let providers = try await settle.request(.GET, "/v1/providers").json["data"] as? [[String: Any]] ?? []
             #expect(providers.first?["name"] as? String == "sandbox")
             #expect(providers.first?["enabled"] as? Bool == true)
+            // Stripe without secrets is disabled, says why, and takes no payment (fail closed).
+            let stripe = providers.first { $0["name"] as? String == "stripe" }
+            #expect(stripe?["enabled"] as? Bool == false)
+            #expect(stripe?["disabled_reason"] as? String == "SETTLE_STRIPE_SECRET_KEY is not set")
+            let refused = try await settle.request(.POST, "/v1/payments", json: #"{"amount":100,"currency":"USD","provider":"stripe","reference":"r"}"#)
+            #expect(refused.errorCode == "provider_disabled")
+
+            // A revoked key stops working at once.
+            let (revokedSecret, revokedKey) = APIKeys.generate(mode: .test, name: "old", at: Date())
+            try await settle.store.write { tx in try await tx.insertAPIKey(revokedKey, secret: revokedSecret) }
+            let bearer = [("authorization", "Bearer \(revokedSecret)")]
+            #expect(try await settle.request(.GET, "/v1/payments", headers: bearer, auth: false).status == 200)
+            _ = try await settle.store.write { tx in try await tx.revokeAPIKey(id: revokedKey.id, at: Date()) }
+            let revoked = try await settle.request(.GET, "/v1/payments", headers: bearer, auth: false)
+            #expect(revoked.status == 401)
+            #expect(revoked.errorCode == "api_key_invalid")
         }
     }
 
