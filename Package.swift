@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SettleCoreTests",
-            dependencies: ["SettleCore", "SettleProviders"],
+            dependencies: ["SettleCore", "SettleProviders", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

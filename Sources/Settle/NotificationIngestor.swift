@@ -39,6 +39,15 @@ public struct NotificationIngestor: Sendable {
         guard let provider = providers.provider(named: notification.provider) else {
             throw SettleError.notFound("provider", id: notification.provider)
         }
+        if let synchronous = provider as? any SynchronousProvider {
+            // The provider reads our answer as its protocol: the adapter answers, through a ledger that stores the
+            // raw call in the same transaction as whatever the call changes.
+            let ledger = StoreProviderLedger(store: store, provider: provider.name, call: notification, requestID: requestID, logger: logger)
+            return (await synchronous.answer(notification, ledger: ledger), [])
+        }
+        guard notification.method == "POST" else {
+            throw SettleError(.invalidRequest, status: 405, code: "method_not_allowed", "Notifications are accepted with POST only.")
+        }
         let verified: VerifiedNotification
         do {
             verified = try await provider.verify(notification)
@@ -119,15 +128,12 @@ public struct NotificationIngestor: Sendable {
             return try await store(paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
                 ? .ignored : .duplicate
         }
-        let amountMatches =
-            (event.amountMinorUnits.map { $0 == payment.amount.minorUnits } ?? true)
-            && (event.currencyCode.map { $0.uppercased() == payment.amount.currency.code } ?? true)
-        switch PaymentStateMachine.next(from: payment.status, on: .provider(outcome, amountMatches: amountMatches)) {
+        let (action, mismatch) = Self.decide(
+            payment, outcome: outcome, amountMinorUnits: event.amountMinorUnits, currencyCode: event.currencyCode
+        )
+        switch action {
         case .move(let to, let reason):
-            let detail =
-                reason == .amountMismatch
-                ? "reported \(event.amountMinorUnits.map(String.init) ?? "?") \(event.currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
-                : reason.rawValue
+            let detail = reason == .amountMismatch ? mismatch : reason.rawValue
             guard try await store(paymentID: payment.id, outcome: "applied:\(to.rawValue)", detail: detail) else {
                 return .duplicate
             }
@@ -142,7 +148,19 @@ public struct NotificationIngestor: Sendable {
         }
     }
 
-    private func recordRejection(_ notification: InboundNotification, reason: String) async {
+    /// What a provider's report does to a payment: the state machine's answer, and how the amount differed.
+    static func decide(_ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64?, currencyCode: String?)
+        -> (action: PaymentStateMachine.Action, mismatch: String)
+    {
+        let amountMatches =
+            (amountMinorUnits.map { $0 == payment.amount.minorUnits } ?? true)
+            && (currencyCode.map { $0.uppercased() == payment.amount.currency.code } ?? true)
+        let mismatch =
+            "reported \(amountMinorUnits.map(String.init) ?? "?") \(currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
+        return (PaymentStateMachine.next(from: payment.status, on: .provider(outcome, amountMatches: amountMatches)), mismatch)
+    }
+
+    func recordRejection(_ notification: InboundNotification, reason: String) async {
         do {
             try await store.write { tx in
                 try await tx.recordRejectedNotification(

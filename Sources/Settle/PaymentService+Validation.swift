@@ -66,6 +66,11 @@ extension PaymentService {
             expiresAt: at.addingTimeInterval(TimeInterval(expiresIn)), createdAt: at, updatedAt: at
         )
         do {
+            try provider.validate(options: request.providerOptions)
+        } catch {
+            throw .invalid(error.providerCode ?? "provider", error.message, code: "parameter_invalid")
+        }
+        do {
             try provider.validate(payment)
         } catch {
             throw .invalid(error.providerCode ?? "amount", error.message, code: "provider_unsupported")

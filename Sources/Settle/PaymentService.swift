@@ -16,11 +16,13 @@ public struct CreatePaymentRequest: Sendable, Hashable {
     public var cancelURL: String?
     public var metadata: [String: String]
     public var expiresIn: Int64?
+    /// Provider-specific choices (`payme_mode`), checked by the provider.
+    public var providerOptions: [String: String]
 
     public init(
         amount: Int64, currency: String, provider: String, reference: String, description: String? = nil,
         customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil, metadata: [String: String] = [:],
-        expiresIn: Int64? = nil
+        expiresIn: Int64? = nil, providerOptions: [String: String] = [:]
     ) {
         self.amount = amount
         self.currency = currency
@@ -32,6 +34,7 @@ public struct CreatePaymentRequest: Sendable, Hashable {
         self.cancelURL = cancelURL
         self.metadata = metadata
         self.expiresIn = expiresIn
+        self.providerOptions = providerOptions
     }
 }
 
@@ -115,7 +118,8 @@ public struct PaymentService: Sendable {
                 try await provider.createPayment(
                     ProviderPaymentRequest(
                         payment: payment, idempotencyKey: "settle_\(payment.id)",
-                        notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL
+                        notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL,
+                        options: request.providerOptions
                     )
                 )
             )
@@ -194,6 +198,36 @@ public struct PaymentService: Sendable {
                     "Payment \(id) is \(payment.status.rawValue) and can no longer be canceled."
                 )
             }
+        }
+    }
+
+    /// Marks a succeeded payment's order fulfilled (goods delivered): from then on a provider's request to reverse
+    /// it is refused (Payme's `-31007`). Repeating it changes nothing.
+    public func fulfill(id: String, caller: Caller) async throws(SettleError) -> Payment {
+        let at = now()
+        return try await write { tx in
+            guard var payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {
+                throw SettleError.notFound("payment", id: id)
+            }
+            guard payment.status == .succeeded, payment.amountRefunded == 0 else {
+                throw SettleError(
+                    .invalidRequest, status: 409, code: "payment_not_fulfillable",
+                    "Payment \(id) is \(payment.status.rawValue)\(payment.amountRefunded > 0 ? " and refunded" : ""); only a succeeded, unrefunded payment can be marked fulfilled."
+                )
+            }
+            guard payment.fulfilledAt == nil else { return payment }
+            try await tx.markFulfilled(paymentID: id, at: at)
+            payment.fulfilledAt = at
+            payment.updatedAt = at
+            let eventID = try await tx.insertEvent(type: "payment.fulfilled", payment: payment, at: at)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: "payment.fulfilled", targetType: "payment",
+                    targetID: id, after: .object([("fulfilled_at", .int(UnixTime.seconds(at))), ("event", .string(eventID))]),
+                    requestID: caller.requestID, at: at
+                )
+            )
+            return payment
         }
     }
 

@@ -6,7 +6,8 @@ import SettleStore
 
 /// Sweeps payments whose `expires_at` has passed before reaching a final state. Each is first re-checked with its
 /// provider (a missed or lost webhook must not turn a paid payment into an expired one): an authoritative answer is
-/// applied through the same path as a notification; otherwise the payment expires.
+/// applied through the same path as a notification; otherwise the payment expires. A payment with an open provider
+/// transaction (Payme has reserved it and may still perform it) waits until that transaction closes or times out.
 public struct Sweeper: Sendable {
     public let store: Store
     let providers: ProviderRegistry
@@ -28,7 +29,11 @@ public struct Sweeper: Sendable {
             try await connection.query(
                 """
                 SELECT id FROM payments WHERE status IN ('requires_action', 'processing')
-                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at)) ORDER BY expires_at LIMIT \(limit)
+                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at))
+                AND NOT EXISTS (
+                    SELECT 1 FROM provider_transactions t WHERE t.payment_id = payments.id AND t.open_until > \(UnixTime.milliseconds(at))
+                )
+                ORDER BY expires_at LIMIT \(limit)
                 """
             ).map { try $0.string("id") }
         }
@@ -50,6 +55,29 @@ public struct Sweeper: Sendable {
         }
         if expired > 0 { logger.info("expired payments", metadata: ["count": "\(expired)"]) }
         return expired
+    }
+
+    /// Asks polled providers (``PaymentProvider/pollsOpenPayments``) about their open payments, least recently
+    /// changed first, and applies definite answers. Returns how many were asked.
+    @discardableResult
+    public func pollOpen(limit: Int = 100) async throws -> Int {
+        let at = now()
+        var asked = 0
+        for provider in providers.all where provider.pollsOpenPayments && provider.availability.isEnabled {
+            let open = try await store.read { connection in
+                try await connection.query(
+                    """
+                    SELECT id FROM payments WHERE provider = \(provider.name) AND status IN ('requires_action', 'processing')
+                    AND provider_payment_id IS NOT NULL ORDER BY updated_at LIMIT \(limit)
+                    """
+                ).map { try $0.string("id") }
+            }
+            for id in open {
+                _ = try await recheckWithProvider(paymentID: id, at: at)
+                asked += 1
+            }
+        }
+        return asked
     }
 
     /// Asks the payment's provider for its state; applies a definite answer. Returns true when the payment was

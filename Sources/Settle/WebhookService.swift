@@ -6,7 +6,9 @@ import SettleStore
 /// Merchant webhook endpoints and the events they receive.
 public struct WebhookService: Sendable {
     /// Event types a merchant can subscribe to.
-    public static let eventTypes: [String] = ["payment.created"] + PaymentStatus.allCases.filter { $0 != .requiresAction }.map(\.eventType)
+    public static let eventTypes: [String] =
+        ["payment.created"] + PaymentStatus.allCases.filter { $0 != .requiresAction }.map(\.eventType)
+        + ["payment.refunded", "payment.fulfilled"]
 
     let store: Store
     let policy: EndpointAddressPolicy

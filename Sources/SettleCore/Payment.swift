@@ -40,6 +40,10 @@ public struct Payment: Sendable, Hashable {
     public var checkoutURL: String?
     public var providerPaymentID: String?
     public var failure: PaymentFailure?
+    /// How much of the amount has been returned to the buyer, in minor units of the payment's currency.
+    public var amountRefunded: Int64
+    /// When the merchant marked the order fulfilled: from then on a provider may no longer reverse the payment.
+    public var fulfilledAt: Date?
     public var expiresAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
@@ -48,7 +52,8 @@ public struct Payment: Sendable, Hashable {
         id: String, mode: Mode, status: PaymentStatus, amount: Money, provider: String, reference: String,
         description: String? = nil, customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil,
         metadata: [String: String] = [:], checkoutURL: String? = nil, providerPaymentID: String? = nil,
-        failure: PaymentFailure? = nil, expiresAt: Date? = nil, createdAt: Date, updatedAt: Date
+        failure: PaymentFailure? = nil, amountRefunded: Int64 = 0, fulfilledAt: Date? = nil, expiresAt: Date? = nil,
+        createdAt: Date, updatedAt: Date
     ) {
         self.id = id
         self.mode = mode
@@ -64,6 +69,8 @@ public struct Payment: Sendable, Hashable {
         self.checkoutURL = checkoutURL
         self.providerPaymentID = providerPaymentID
         self.failure = failure
+        self.amountRefunded = amountRefunded
+        self.fulfilledAt = fulfilledAt
         self.expiresAt = expiresAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt

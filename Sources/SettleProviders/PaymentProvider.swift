@@ -29,12 +29,20 @@ public protocol PaymentProvider: Sendable {
     /// default accepts everything.
     func validate(_ payment: Payment) throws(ProviderError)
 
+    /// Refuses provider-specific options it does not understand, with the option's name as `providerCode`. The
+    /// default refuses every option.
+    func validate(options: [String: String]) throws(ProviderError)
+
     /// Creates the payment at the provider. Called outside any database transaction.
     func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation
 
     /// Verifies an inbound message on its raw bytes and turns it into events. Throws before anything is stored
     /// when the message is not authentic. Pure with respect to Settle's state: no database access.
     func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification
+
+    /// Whether the sweep should ask the provider about every open payment that has a provider id, not only overdue
+    /// ones (Payme receipts). Defaults to false.
+    var pollsOpenPayments: Bool { get }
 
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
@@ -43,19 +51,92 @@ public protocol PaymentProvider: Sendable {
 
 extension PaymentProvider {
     public func validate(_ payment: Payment) throws(ProviderError) {}
+
+    public var pollsOpenPayments: Bool { false }
+
+    public func validate(options: [String: String]) throws(ProviderError) {
+        if let name = options.keys.sorted().first {
+            throw ProviderError(.unsupported, providerCode: name, "\(name) does not apply to provider \(self.name).")
+        }
+    }
 }
 
 /// A provider that calls Settle and reads Settle's answer as its protocol (Payme's Merchant API). The answer
-/// depends on Settle's state, so the adapter is given a narrow ``ProviderLedger`` instead of the database.
+/// depends on Settle's state, so the adapter is handed a narrow ``ProviderLedger`` instead of the database.
 public protocol SynchronousProvider: PaymentProvider {
-    func answer(_ notification: InboundNotification, ledger: some ProviderLedger) async -> ProviderAnswer
+    /// Answers one call. The adapter authenticates the call itself (fail closed), then does its reads and writes
+    /// in one ``ProviderLedger/transact(eventType:_:)``, which stores the raw call in the same transaction, so
+    /// nothing is answered that was not stored. The answer always follows the provider's protocol, errors included.
+    func answer(_ call: InboundNotification, ledger: any ProviderLedger) async -> ProviderAnswer
 }
 
-/// What a synchronous provider may ask of Settle's state while answering a call. Every write goes through the
-/// same exactly-once finalization as a webhook.
+/// What a synchronous provider may do to Settle's state while answering one call.
 public protocol ProviderLedger: Sendable {
-    func payment(id: String) async throws -> Payment?
-    func apply(_ event: ProviderEvent, rawNotification: InboundNotification) async throws -> PaymentStatus
+    /// Runs `body` in one database transaction and stores the raw call in it, with the outcome `body` reports.
+    /// Throws when the work could not be committed; the adapter then answers with its protocol's internal error.
+    /// `body` may run more than once (a batch retried after another job failed); it must only touch the ledger.
+    func transact(eventType: String, _ body: @escaping @Sendable (any ProviderLedgerTransaction) async throws -> LedgerOutcome)
+        async throws -> LedgerOutcome
+    /// Records a call refused before any state was read (bad credentials): its size and hash, never its content.
+    func reject(reason: String) async
+}
+
+/// The operations of one ledger transaction. Every status change goes through the same exactly-once
+/// finalization as a webhook, with its event, audit entry and outbound message.
+public protocol ProviderLedgerTransaction: Sendable {
+    /// Reads a payment and locks it until the transaction ends.
+    func lockPayment(id: String) async throws -> Payment?
+    /// One of this provider's transactions. Read it again after locking its payment before changing it.
+    func transaction(providerTransactionID: String) async throws -> ProviderTransaction?
+    func transactions(paymentID: String) async throws -> [ProviderTransaction]
+    /// This provider's transactions whose provider time falls in `from...to`.
+    func transactions(providerTimeFrom from: Int64, to: Int64) async throws -> [ProviderTransaction]
+    func insert(_ transaction: ProviderTransaction) async throws
+    func update(_ transaction: ProviderTransaction) async throws
+    /// Applies a verified outcome to a locked payment (state machine, amount check, event, audit, outbound
+    /// message). Returns the payment's status afterwards.
+    func finalize(_ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64, currencyCode: String, type: String)
+        async throws -> PaymentStatus
+    /// Records the full refund of a locked payment, with its event, audit entry and outbound message.
+    func refundInFull(_ payment: Payment, providerRefundID: String, reason: String) async throws
+    /// Replaces a stored credential of this provider (Payme's `ChangePassword`); audited without its value.
+    func setCredential(_ name: String, value: String) async throws
+    /// Appends an audit entry for a change to one of this provider's transactions.
+    func audit(action: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws
+}
+
+/// What one synchronous call led to: the answer, and what to store with the raw call.
+public struct LedgerOutcome: Sendable {
+    public var answer: ProviderAnswer
+    public var paymentID: String?
+    /// A short summary for the notification log (`result`, `error:-31008`).
+    public var outcome: String
+    public var detail: String?
+    /// Stored instead of the raw body when the call carries a secret (a new key).
+    public var redactedBody: [UInt8]?
+
+    public init(answer: ProviderAnswer, paymentID: String? = nil, outcome: String, detail: String? = nil, redactedBody: [UInt8]? = nil) {
+        self.answer = answer
+        self.paymentID = paymentID
+        self.outcome = outcome
+        self.detail = detail
+        self.redactedBody = redactedBody
+    }
+}
+
+/// Credentials a provider stores in Settle's database (a key the provider rotated), read on each use.
+public struct StoredCredentials: Sendable {
+    let read: @Sendable (String) async throws -> String?
+
+    public init(read: @escaping @Sendable (String) async throws -> String?) {
+        self.read = read
+    }
+
+    /// The stored value of `name`, or `nil`.
+    public func value(_ name: String) async throws -> String? { try await read(name) }
+
+    /// No stored credentials (unit tests of adapters).
+    public static let none = StoredCredentials { _ in nil }
 }
 
 /// Whether a provider is usable.
@@ -76,9 +157,12 @@ public struct ProviderPaymentRequest: Sendable {
     public var notificationURL: String
     /// Settle's public base URL.
     public var publicURL: String
+    /// Provider-specific choices the merchant made (`payme_mode`), already validated by ``PaymentProvider/validate(options:)``.
+    public var options: [String: String]
 
-    public init(payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String) {
+    public init(payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, options: [String: String] = [:]) {
         self.payment = payment
+        self.options = options
         self.idempotencyKey = idempotencyKey
         self.notificationURL = notificationURL
         self.publicURL = publicURL
@@ -94,10 +178,11 @@ public struct ProviderPaymentCreation: Sendable, Hashable {
         case voucher(reference: String, url: String?)
     }
 
-    public var providerPaymentID: String
+    /// `nil` when the provider has no id for it yet (a Payme checkout link: Payme names the payment by its id).
+    public var providerPaymentID: String?
     public var nextAction: NextAction
 
-    public init(providerPaymentID: String, nextAction: NextAction) {
+    public init(providerPaymentID: String?, nextAction: NextAction) {
         self.providerPaymentID = providerPaymentID
         self.nextAction = nextAction
     }

@@ -30,6 +30,10 @@ public func buildApplication(
     let providers = ProviderRegistry([
         SandboxProvider(secret: { runtime.sandboxSecret }),
         StripeProvider(configuration: configuration.stripe, httpClient: httpClient, logger: logger),
+        PaymeProvider(
+            configuration: configuration.payme, credentials: StoredCredentials { name in try await store.setting(name) },
+            httpClient: httpClient, logger: logger
+        ),
     ])
     let router = buildRouter(store: store, providers: providers, runtime: runtime, configuration: configuration, logger: logger)
     var app = Application(
@@ -135,6 +139,7 @@ struct SweepService: Service {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(interval))
                     do {
+                        try await sweeper.pollOpen()
                         try await sweeper.expireDue()
                     } catch {
                         sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])

@@ -1,6 +1,7 @@
 import Configuration
 import Logging
 import Settle
+import SettleCore
 import SettleProviders
 import SettleStore
 
@@ -22,6 +23,9 @@ public struct SettleConfiguration: Sendable {
     public var webhooks = WebhookDispatcher.Configuration()
     /// Stripe (`SETTLE_STRIPE_SECRET_KEY`, `SETTLE_STRIPE_WEBHOOK_SECRET`, `SETTLE_STRIPE_API_BASE`).
     public var stripe = StripeConfiguration()
+    /// Payme (`SETTLE_PAYME_MERCHANT_ID`, `SETTLE_PAYME_KEY`, `SETTLE_PAYME_ACCOUNT_FIELD`, `SETTLE_PAYME_MODE`,
+    /// `SETTLE_PAYME_CHECKOUT_BASE`, `SETTLE_PAYME_API_BASE`).
+    public var payme = PaymeConfiguration()
     /// Run the webhook dispatcher inside the server (tests drive their own with a controllable clock).
     public var runDispatcher = true
 
@@ -43,6 +47,14 @@ public struct SettleConfiguration: Sendable {
             secretKey: config.string(forKey: "stripe.secret.key", isSecret: true),
             webhookSecret: config.string(forKey: "stripe.webhook.secret", isSecret: true),
             apiBase: config.string(forKey: "stripe.api.base", default: StripeConfiguration.defaultAPIBase)
+        )
+        payme = PaymeConfiguration(
+            merchantID: config.string(forKey: "payme.merchant.id"),
+            key: config.string(forKey: "payme.key", isSecret: true),
+            accountField: config.string(forKey: "payme.account.field", default: "order_id"),
+            mode: Mode(rawValue: config.string(forKey: "payme.mode", default: "test")) ?? .test,
+            checkoutBase: config.string(forKey: "payme.checkout.base"),
+            apiBase: config.string(forKey: "payme.api.base")
         )
         webhooks.disableAfterSeconds = Int64(config.int(forKey: "webhooks.disable.after", default: Int(webhooks.disableAfterSeconds)))
     }

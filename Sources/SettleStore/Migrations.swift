@@ -48,7 +48,7 @@ enum Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks]
+    static let all: [Migration] = [initial, webhooks, providerTransactions]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -147,6 +147,34 @@ enum Schema {
             )
             """,
             "CREATE INDEX webhook_attempts_endpoint ON webhook_attempts (endpoint_id, seq)",
+        ]
+    }
+
+    /// Refunds and fulfilment on payments, and the transactions of providers that call Settle synchronously
+    /// (Payme's Merchant API). A provider transaction changes only under its payment's row lock.
+    static let providerTransactions = Migration(version: 3, name: "provider_transactions") { dialect in
+        let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            "ALTER TABLE payments ADD COLUMN amount_refunded BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE payments ADD COLUMN fulfilled_at BIGINT",
+            """
+            CREATE TABLE provider_transactions (
+                seq \(serial), id TEXT NOT NULL UNIQUE, provider TEXT NOT NULL, provider_transaction_id TEXT NOT NULL,
+                payment_id TEXT NOT NULL, state INTEGER NOT NULL, amount BIGINT NOT NULL, provider_time BIGINT NOT NULL,
+                create_time BIGINT NOT NULL, perform_time BIGINT NOT NULL, cancel_time BIGINT NOT NULL,
+                reason INTEGER, open_until BIGINT, account TEXT NOT NULL, fiscal_data TEXT NOT NULL,
+                UNIQUE (provider, provider_transaction_id)
+            )
+            """,
+            "CREATE INDEX provider_transactions_payment ON provider_transactions (payment_id, seq)",
+            "CREATE INDEX provider_transactions_time ON provider_transactions (provider, provider_time)",
+            """
+            CREATE TABLE refunds (
+                seq \(serial), id TEXT NOT NULL UNIQUE, payment_id TEXT NOT NULL, amount BIGINT NOT NULL CHECK (amount > 0),
+                currency TEXT NOT NULL, reason TEXT NOT NULL, provider_refund_id TEXT, created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX refunds_payment ON refunds (payment_id, seq)",
         ]
     }
 }

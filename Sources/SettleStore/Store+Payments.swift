@@ -46,7 +46,7 @@ extension StoreTransaction {
     }
 
     /// Records what the provider created.
-    public func attachProvider(paymentID: String, providerPaymentID: String, checkoutURL: String?, at: Date) async throws {
+    public func attachProvider(paymentID: String, providerPaymentID: String?, checkoutURL: String?, at: Date) async throws {
         try await query(
             """
             UPDATE payments SET provider_payment_id = \(providerPaymentID), checkout_url = \(checkoutURL),
@@ -191,6 +191,8 @@ extension Payment {
             returnURL: try row.optionalString("return_url"), cancelURL: try row.optionalString("cancel_url"),
             metadata: metadata, checkoutURL: try row.optionalString("checkout_url"),
             providerPaymentID: try row.optionalString("provider_payment_id"), failure: failure,
+            amountRefunded: try row.optionalInt("amount_refunded") ?? 0,
+            fulfilledAt: try row.optionalInt("fulfilled_at").map(UnixTime.date(milliseconds:)),
             expiresAt: try row.optionalInt("expires_at").map(UnixTime.date(milliseconds:)),
             createdAt: UnixTime.date(milliseconds: try row.int("created_at")),
             updatedAt: UnixTime.date(milliseconds: try row.int("updated_at"))

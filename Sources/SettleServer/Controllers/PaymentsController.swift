@@ -17,6 +17,7 @@ struct PaymentsController {
         group.get("payments", use: list)
         group.get("payments/:id", use: get)
         group.post("payments/:id/cancel", use: cancel)
+        group.post("payments/:id/fulfill", use: fulfill)
         group.get("payments/:id/events", use: events)
     }
 
@@ -73,6 +74,15 @@ struct PaymentsController {
         }
     }
 
+    @Sendable func fulfill(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let id = try context.parameters.require("id")
+        let body = try await request.body.collect(upTo: context.maxUploadSize)
+        return try await Idempotency.run(request: request, body: Array(buffer: body), caller: caller, store: store) { _ in
+            (200, try await payments.fulfill(id: id, caller: caller).apiObject.bytes(), false)
+        }
+    }
+
     @Sendable func events(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
@@ -111,7 +121,7 @@ struct CreatePaymentBody: Decodable {
 
     static let fields: Set<String> = [
         "amount", "currency", "provider", "reference", "description", "customer", "return_url", "cancel_url", "metadata",
-        "expires_in",
+        "expires_in", "payme_mode",
     ]
 
     static func decode(_ bytes: [UInt8]) throws(SettleError) -> CreatePaymentRequest {
@@ -151,7 +161,8 @@ struct CreatePaymentBody: Decodable {
             returnURL: try container.decodeIfPresent(String.self, forKey: key("return_url")),
             cancelURL: try container.decodeIfPresent(String.self, forKey: key("cancel_url")),
             metadata: try container.decodeIfPresent([String: String].self, forKey: key("metadata")) ?? [:],
-            expiresIn: try integer("expires_in", required: false)
+            expiresIn: try integer("expires_in", required: false),
+            providerOptions: try container.decodeIfPresent(String.self, forKey: key("payme_mode")).map { ["payme_mode": $0] } ?? [:]
         )
     }
 }

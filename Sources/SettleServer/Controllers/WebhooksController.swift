@@ -10,6 +10,11 @@ struct WebhooksController {
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.post("webhooks/:provider", use: receive)
+        // Payme answers a wrong method inside its protocol (-32300); other providers answer 405.
+        group.get("webhooks/:provider", use: receive)
+        group.put("webhooks/:provider", use: receive)
+        group.patch("webhooks/:provider", use: receive)
+        group.delete("webhooks/:provider", use: receive)
     }
 
     @Sendable func receive(_ request: Request, context: SettleRequestContext) async throws -> Response {

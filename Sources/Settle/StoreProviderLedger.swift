@@ -1,0 +1,144 @@
+import Foundation
+import Logging
+import SettleCore
+import SettleProviders
+import SettleStore
+
+/// The ledger a synchronous provider answers through, for one call: each `transact` is one store transaction that
+/// also stores the raw call (credentials stripped) with what it led to, and an audit entry for it.
+struct StoreProviderLedger: ProviderLedger {
+    let store: Store
+    let provider: String
+    let call: InboundNotification
+    let requestID: String?
+    let logger: Logger
+
+    func transact(
+        eventType: String, _ body: @escaping @Sendable (any ProviderLedgerTransaction) async throws -> LedgerOutcome
+    ) async throws -> LedgerOutcome {
+        let provider = self.provider
+        let call = self.call
+        let requestID = self.requestID
+        do {
+            return try await store.write { tx in
+                let ledger = Transaction(tx: tx, provider: provider, at: call.receivedAt, requestID: requestID)
+                let result = try await body(ledger)
+                let stored = StoredNotification(
+                    provider: provider, providerEventID: Identifier.make("call"), eventType: eventType, headers: call.headers,
+                    body: result.redactedBody ?? call.body, receivedAt: call.receivedAt
+                )
+                _ = try await tx.insertNotification(stored, paymentID: result.paymentID, outcome: result.outcome, detail: result.detail)
+                try await tx.appendAudit(
+                    AuditRecord(
+                        actorKind: .provider, actorID: provider, action: "provider.call", targetType: "notification",
+                        targetID: stored.id,
+                        after: .object([
+                            ("method", .string(eventType)), ("outcome", .string(result.outcome)),
+                            ("payment", .string(result.paymentID)),
+                        ]),
+                        requestID: requestID, at: call.receivedAt
+                    )
+                )
+                return result
+            }
+        } catch {
+            logger.error("provider call not stored", metadata: ["provider": "\(provider)", "method": "\(eventType)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    func reject(reason: String) async {
+        do {
+            try await store.write { tx in
+                try await tx.recordRejectedNotification(provider: provider, reason: reason, body: call.body, at: call.receivedAt)
+            }
+        } catch {
+            logger.error("could not record a rejected call", metadata: ["error": "\(error)"])
+        }
+        logger.notice("provider call rejected", metadata: ["provider": "\(provider)", "reason": "\(reason)"])
+    }
+
+    struct Transaction: ProviderLedgerTransaction {
+        let tx: StoreTransaction
+        let provider: String
+        let at: Date
+        let requestID: String?
+
+        var actor: PaymentLedger.Actor { .init(kind: .provider, id: provider) }
+
+        func lockPayment(id: String) async throws -> Payment? {
+            try await tx.lockPayment(id: id)
+        }
+
+        func transaction(providerTransactionID: String) async throws -> ProviderTransaction? {
+            try await tx.providerTransaction(provider: provider, providerTransactionID: providerTransactionID)
+        }
+
+        func transactions(paymentID: String) async throws -> [ProviderTransaction] {
+            try await tx.providerTransactions(paymentID: paymentID).filter { $0.provider == provider }
+        }
+
+        func transactions(providerTimeFrom from: Int64, to: Int64) async throws -> [ProviderTransaction] {
+            try await tx.providerTransactions(provider: provider, providerTimeFrom: from, to: to)
+        }
+
+        func insert(_ transaction: ProviderTransaction) async throws {
+            try await tx.insertProviderTransaction(transaction)
+        }
+
+        func update(_ transaction: ProviderTransaction) async throws {
+            try await tx.updateProviderTransaction(transaction)
+        }
+
+        func finalize(_ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64, currencyCode: String, type: String)
+            async throws -> PaymentStatus
+        {
+            let (action, _) = NotificationIngestor.decide(
+                payment, outcome: outcome, amountMinorUnits: amountMinorUnits, currencyCode: currencyCode
+            )
+            guard case .move(let to, let reason) = action else { return payment.status }
+            return try await PaymentLedger.move(
+                payment, to: to, reason: reason, actor: actor, failure: nil, requestID: requestID, at: at, in: tx
+            ).status
+        }
+
+        func refundInFull(_ payment: Payment, providerRefundID: String, reason: String) async throws {
+            guard payment.amountRefunded < payment.amount.minorUnits else { return }
+            let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
+            var refunded = payment
+            refunded.amountRefunded = payment.amount.minorUnits
+            refunded.updatedAt = at
+            let eventID = try await tx.insertEvent(type: "payment.refunded", payment: refunded, at: at)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: .provider, actorID: provider, action: "payment.refunded", targetType: "payment",
+                    targetID: payment.id, before: .object([("amount_refunded", .int(payment.amountRefunded))]),
+                    after: .object([
+                        ("amount_refunded", .int(refunded.amountRefunded)), ("refund", .string(refundID)),
+                        ("reason", .string(reason)), ("event", .string(eventID)),
+                    ]),
+                    requestID: requestID, at: at
+                )
+            )
+        }
+
+        func setCredential(_ name: String, value: String) async throws {
+            try await tx.setSetting("\(provider).\(name)", value: value, at: at)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: .provider, actorID: provider, action: "provider.credential_changed", targetType: "provider",
+                    targetID: provider, after: .object([("credential", .string(name))]), requestID: requestID, at: at
+                )
+            )
+        }
+
+        func audit(action: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws {
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: .provider, actorID: provider, action: action, targetType: "provider_transaction",
+                    targetID: transaction.id, before: before, after: after, requestID: requestID, at: at
+                )
+            )
+        }
+    }
+}

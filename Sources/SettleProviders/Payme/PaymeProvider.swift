@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SettleCore
+
+/// Payme (Uzbekistan). Two ways in, one way to finish:
+///
+/// - **Checkout link** (default): the buyer goes to Payme's page through a GET link naming the payment by its id in
+///   the configured account field.
+/// - **Receipt** (`"payme_mode": "receipt"`): Settle creates a Subscribe API receipt and hands back its pay link; the
+///   sweep checks the receipt until it is paid (state 4) or cancelled (state 50).
+///
+/// Either way Payme then calls Settle's Merchant API (``SynchronousProvider``), and `PerformTransaction` is what
+/// finalizes the payment. Amounts are UZS in tiyin, which are Settle's minor units: no conversion.
+public struct PaymeProvider: SynchronousProvider {
+    public let name = "payme"
+    let configuration: PaymeConfiguration
+    let merchantAPI: PaymeMerchantAPI
+    let subscribe: PaymeSubscribeAPI?
+    let logger: Logger
+
+    public init(
+        configuration: PaymeConfiguration, credentials: StoredCredentials, httpClient: HTTPClient = .shared, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        let merchantAPI = PaymeMerchantAPI(name: name, configuration: configuration, credentials: credentials)
+        self.merchantAPI = merchantAPI
+        self.subscribe = configuration.merchantID.map { merchantID in
+            PaymeSubscribeAPI(
+                url: configuration.apiBase, merchantID: merchantID,
+                key: { () throws(ProviderError) -> String in
+                    let stored: String?
+                    do {
+                        stored = try await credentials.value("payme.\(PaymeMerchantAPI.keyCredential)")
+                    } catch {
+                        throw ProviderError(.unavailable, "The stored Payme key could not be read.")
+                    }
+                    guard let key = stored ?? configuration.key else { throw ProviderError(.disabled, "The Payme key is not set.") }
+                    return key
+                },
+                http: httpClient, retry: configuration.retry, timeout: configuration.timeout, logger: logger
+            )
+        }
+    }
+
+    public var availability: ProviderAvailability {
+        guard let merchantID = configuration.merchantID, !merchantID.isEmpty else {
+            return .disabled(reason: "SETTLE_PAYME_MERCHANT_ID is not set")
+        }
+        guard let key = configuration.key, !key.isEmpty else { return .disabled(reason: "SETTLE_PAYME_KEY is not set") }
+        guard !configuration.accountField.isEmpty, !configuration.accountField.contains(";"), !configuration.accountField.contains("=")
+        else { return .disabled(reason: "SETTLE_PAYME_ACCOUNT_FIELD is not a usable field name") }
+        return .enabled
+    }
+
+    /// A test cash desk serves test-mode payments; a production one live-mode.
+    public var modes: Set<Mode> { availability.isEnabled ? [configuration.mode] : [] }
+
+    public func validate(_ payment: Payment) throws(ProviderError) {
+        guard payment.amount.currency.code == "UZS" else {
+            throw ProviderError(.unsupported, providerCode: "currency", "Payme takes UZS only (amounts in tiyin).")
+        }
+        if let returnURL = payment.returnURL, returnURL.contains(";") {
+            throw ProviderError(.unsupported, providerCode: "return_url", "Payme checkout links cannot carry a return_url containing ';'.")
+        }
+    }
+
+    public func validate(options: [String: String]) throws(ProviderError) {
+        for (name, value) in options {
+            guard name == "payme_mode" else {
+                throw ProviderError(.unsupported, providerCode: name, "\(name) does not apply to provider payme.")
+            }
+            guard value == "checkout" || value == "receipt" else {
+                throw ProviderError(.unsupported, providerCode: name, "payme_mode must be checkout or receipt.")
+            }
+        }
+    }
+
+    public func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation {
+        guard availability.isEnabled, let merchantID = configuration.merchantID else {
+            throw ProviderError(.disabled, "The Payme provider is disabled.")
+        }
+        let payment = request.payment
+        guard payment.mode == configuration.mode else {
+            throw ProviderError(.unsupported, "The configured Payme cash desk does not serve \(payment.mode.rawValue)-mode payments.")
+        }
+        if request.options["payme_mode"] == "receipt" {
+            guard let subscribe else { throw ProviderError(.disabled, "The Payme provider is disabled.") }
+            let receipt = try await subscribe.create(
+                amount: payment.amount.minorUnits, account: [(configuration.accountField, payment.id)],
+                description: payment.description ?? payment.reference
+            )
+            return ProviderPaymentCreation(
+                providerPaymentID: receipt.id, nextAction: .redirect(url: "\(configuration.checkoutBase)/\(receipt.id)")
+            )
+        }
+        let link = PaymeCheckout.link(
+            base: configuration.checkoutBase, merchantID: merchantID, account: [(configuration.accountField, payment.id)],
+            amount: payment.amount.minorUnits, returnURL: payment.returnURL ?? "\(request.publicURL)/checkout/return/\(payment.id)",
+            language: configuration.language
+        )
+        // Payme has no id for a checkout link: it names the payment by its id in the account field.
+        return ProviderPaymentCreation(providerPaymentID: nil, nextAction: .redirect(url: link))
+    }
+
+    /// Payme does not send webhooks; its calls are answered by ``answer(_:ledger:)``.
+    public func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification {
+        throw NotificationRejection(.malformed, "Payme calls are answered through the Merchant API.")
+    }
+
+    public func answer(_ call: InboundNotification, ledger: any ProviderLedger) async -> ProviderAnswer {
+        await merchantAPI.answer(call, ledger: ledger)
+    }
+
+    /// Open receipts are checked on every sweep: Payme's own call may be late or lost.
+    public var pollsOpenPayments: Bool { true }
+
+    /// A receipt's state (receipt mode): `receipts.check`, then `receipts.get` for the amount once paid. Payme's
+    /// states: 4 paid, 50 cancelled; anything else is still in progress.
+    public func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState? {
+        guard let subscribe else { throw ProviderError(.disabled, "The Payme provider is disabled.") }
+        let state: Int64
+        do {
+            state = try await subscribe.check(id: providerPaymentID)
+        } catch where error.code == .rejected {
+            return nil  // Payme does not know it
+        }
+        switch state {
+        case 4:
+            let receipt = try await subscribe.get(id: providerPaymentID)
+            return ProviderPaymentState(outcome: .succeeded, amountMinorUnits: receipt.amount ?? -1, currencyCode: "UZS")
+        case 50:
+            return ProviderPaymentState(outcome: .canceled, amountMinorUnits: nil, currencyCode: nil)
+        default:
+            return ProviderPaymentState(outcome: .processing, amountMinorUnits: nil, currencyCode: nil)
+        }
+    }
+}
