@@ -70,8 +70,9 @@ import Testing
             #expect(liveCreate.errorCode == "provider_mode_unsupported")
 
             let providers = try await settle.request(.GET, "/v1/providers").json["data"] as? [[String: Any]] ?? []
-            #expect(providers.first?["name"] as? String == "sandbox")
-            #expect(providers.first?["enabled"] as? Bool == true)
+            let sandbox = providers.first { $0["name"] as? String == "sandbox" }
+            #expect(sandbox?["enabled"] as? Bool == true)
+            #expect(providers.compactMap { $0["name"] as? String } == ["payme", "sandbox", "stripe"])
             // Stripe without secrets is disabled, says why, and takes no payment (fail closed).
             let stripe = providers.first { $0["name"] as? String == "stripe" }
             #expect(stripe?["enabled"] as? Bool == false)

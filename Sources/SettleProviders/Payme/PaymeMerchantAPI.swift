@@ -32,14 +32,23 @@ struct PaymeMerchantAPI: Sendable {
     }
 
     func answer(_ call: InboundNotification, ledger: any ProviderLedger) async -> ProviderAnswer {
-        guard call.method == "POST" else { return PaymeRPC.error(.wrongHTTPMethod, id: .null) }
+        guard call.method == "POST" else {
+            await ledger.reject(reason: "wrong_http_method")
+            return PaymeRPC.error(.wrongHTTPMethod, id: .null)
+        }
         let request: JSONValue
         do {
             request = try JSONValue.parse(call.body)
         } catch {
+            await ledger.reject(reason: "unparsable_json")
             return PaymeRPC.error(.unparsable, id: .null)
         }
-        let id = request["id"] ?? .null
+        let id: JSONValue =
+            switch request["id"] {
+            case .some(.int(let value)): .int(value)
+            case .some(.string(let value)): .string(value)
+            default: .null
+            }
         switch await authenticate(call) {
         case .valid: break
         case .invalid:
@@ -48,23 +57,22 @@ struct PaymeMerchantAPI: Sendable {
         case .unavailable:
             return PaymeRPC.error(.internalError, id: id)
         }
-        guard request.isObject else { return PaymeRPC.error(.invalidRequest("request"), id: .null) }
-        switch id {
-        case .int, .string: break
-        default: return PaymeRPC.error(.invalidRequest("id"), id: id)
-        }
-        guard let method = request["method"]?.stringValue else { return PaymeRPC.error(.invalidRequest("method"), id: id) }
+        let method = request["method"]?.stringValue
         let knownMethods = [
             "CheckPerformTransaction", "CreateTransaction", "PerformTransaction", "CancelTransaction", "CheckTransaction",
             "GetStatement", "ChangePassword", "SetFiscalData",
         ]
-        let eventType = knownMethods.contains(method) ? method : "unknown_method"
+        let eventType = method.map { knownMethods.contains($0) ? $0 : "unknown_method" } ?? "invalid_request"
         let params = PaymeParams(value: request["params"] ?? .null)
         let now = UnixTime.milliseconds(call.receivedAt)
         let redacted = method == "ChangePassword" ? Self.redactingPassword(request) : nil
         do {
+            // Every authenticated call is stored, whatever its answer.
             let outcome = try await ledger.transact(eventType: eventType) { tx in
                 do {
+                    guard request.isObject else { throw PaymeError.invalidRequest("request") }
+                    guard id != .null else { throw PaymeError.invalidRequest("id") }
+                    guard let method else { throw PaymeError.invalidRequest("method") }
                     guard knownMethods.contains(method) else { throw PaymeError.methodNotFound }
                     guard params.value.isObject else { throw PaymeError.invalidRequest("params") }
                     let (result, paymentID) = try await self.perform(method, params: params, now: now, in: tx)
