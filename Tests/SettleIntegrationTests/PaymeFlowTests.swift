@@ -104,7 +104,8 @@ import Testing
     /// finalize it once (one status change, one event, one outbound message) and all get the same perform_time.
     @Test(arguments: Engine.enabled)
     func concurrentPerformFinalizesOnce(_ engine: Engine) async throws {
-        try await withPayme(engine) { payme in
+        // The outbound message is counted in the outbox; nothing needs to deliver it.
+        try await withPayme(engine, configure: { $0.runDispatcher = false }) { payme in
             let endpoint = try await payme.settle.request(
                 .POST, "/v1/webhook_endpoints", json: #"{"url":"http://127.0.0.1:9/settle","enabled_events":["*"]}"#
             )
@@ -238,6 +239,31 @@ import Testing
             let receipt = try await payme.emulator.pay(receiptID: paidReceipt)
             #expect(receipt.state == 4)
             #expect(try await payme.settle.paymentStatus(paid) == "succeeded")
+        }
+    }
+
+    /// A payment Payme has reserved (an open state-1 transaction) is not expired by the sweep while Payme may still
+    /// perform it; once the transaction's 12 hours have passed, it is. A live-mode payment is unknown to a test cash desk.
+    @Test(arguments: Engine.enabled)
+    func openTransactionHoldsTheSweep(_ engine: Engine) async throws {
+        try await withPayme(engine) { payme in
+            let (held, _) = try await createOrder(payme, extra: #","expires_in":60"#)
+            let (free, _) = try await createOrder(payme, extra: #","expires_in":60"#)
+            _ = try await createTransaction(payme, order: held)
+            let store = payme.settle.store
+            let providers = payme.settle.settle.providers
+            let soon = Sweeper(store: store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(120) })
+            #expect(try await soon.expireDue() == 1)
+            #expect(try await payme.settle.paymentStatus(free) == "expired")
+            #expect(try await payme.settle.paymentStatus(held) == "requires_action")
+            let later = Sweeper(store: store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(43_300) })
+            #expect(try await later.expireDue() == 1)
+            #expect(try await payme.settle.paymentStatus(held) == "expired")
+            // A closed order is refused as not payable, with the field named.
+            let closed = try await payme.client.call(
+                "CheckPerformTransaction", params: .object([("amount", .int(500_000)), ("account", .object([("order_id", .string(free))]))])
+            )
+            #expect(closed.errorCode == -31051 && closed.errorData == "order_id", "\(closed.text)")
         }
     }
 
