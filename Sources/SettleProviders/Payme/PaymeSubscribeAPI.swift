@@ -80,12 +80,11 @@ struct PaymeSubscribeAPI: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             let status: UInt
             let bytes: [UInt8]
-            do {
-                let response = try await http.execute(request, timeout: timeout)
-                status = response.status.code
-                bytes = Array(buffer: try await response.body.collect(upTo: 1 << 20))
-            } catch {
-                lastError = ProviderError(.unavailable, "Payme could not be reached (\(Self.describe(error))).")
+            switch await ProviderHTTP.send(request, http: http, timeout: timeout, maxBody: 1 << 20) {
+            case .success(let reply):
+                (status, bytes) = (reply.status, reply.body)
+            case .failure(let failure):
+                lastError = ProviderError(.unavailable, "Payme could not be reached (\(failure)).")
                 logger.notice("payme call failed", metadata: ["method": "\(method)", "attempt": "\(attempt)"])
                 continue
             }
@@ -116,10 +115,5 @@ struct PaymeSubscribeAPI: Sendable {
         return ProviderError(
             kind, providerCode: code.map(String.init), "Payme refused \(method): \(message ?? "no message") (\(code.map(String.init) ?? "no code"))."
         )
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout { return "timeout" }
-        return "network error"
     }
 }

@@ -43,12 +43,11 @@ struct StripeAPI: Sendable {
             }
             let status: UInt
             let bytes: [UInt8]
-            do {
-                let response = try await http.execute(request, timeout: timeout)
-                status = response.status.code
-                bytes = Array(buffer: try await response.body.collect(upTo: 4 << 20))
-            } catch {
-                lastError = ProviderError(.unavailable, "Stripe could not be reached (\(Self.describe(error))).")
+            switch await ProviderHTTP.send(request, http: http, timeout: timeout, maxBody: 4 << 20) {
+            case .success(let reply):
+                (status, bytes) = (reply.status, reply.body)
+            case .failure(let failure):
+                lastError = ProviderError(.unavailable, "Stripe could not be reached (\(failure)).")
                 logger.notice("stripe call failed", metadata: ["path": "\(path)", "attempt": "\(attempt)"])
                 continue
             }
@@ -87,10 +86,5 @@ struct StripeAPI: Sendable {
             )
         }
         return ProviderError(code, providerCode: nil, "Stripe answered \(status).")
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout { return "timeout" }
-        return "network error"
     }
 }
