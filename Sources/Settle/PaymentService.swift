@@ -171,16 +171,32 @@ public struct PaymentService: Sendable {
         }
     }
 
-    static func providerFailure(_ error: ProviderError, paymentID: String) -> SettleError {
+    static func providerFailure(_ error: ProviderError, paymentID: String, action: String = "create") -> SettleError {
         let status = error.code == .unavailable ? 503 : 502
         return SettleError(
             .provider, status: status, code: error.code.description,
-            "The provider could not create payment \(paymentID): \(error.message)"
+            "The provider could not \(action) payment \(paymentID): \(error.message)"
         )
     }
 
     /// Cancels a payment that has not reached a final state.
+    /// Withdraws it at the provider first (a Payme receipt), so the buyer cannot pay what Settle has cancelled.
     public func cancel(id: String, caller: Caller) async throws(SettleError) -> Payment {
+        let current = try await payment(id: id, mode: caller.mode)
+        if !current.status.isFinal, let providerPaymentID = current.providerPaymentID,
+            let provider = providers.provider(named: current.provider)
+        {
+            do {
+                try await provider.cancelPayment(providerPaymentID: providerPaymentID)
+            } catch where error.code == .rejected {
+                throw SettleError(
+                    .invalidRequest, status: 409, code: "payment_not_cancelable",
+                    "Payment \(id) is being paid at \(provider.name) and can no longer be canceled."
+                )
+            } catch {
+                throw Self.providerFailure(error, paymentID: id, action: "cancel")
+            }
+        }
         let at = now()
         return try await write { tx in
             guard let payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {

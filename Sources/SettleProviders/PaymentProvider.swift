@@ -44,6 +44,10 @@ public protocol PaymentProvider: Sendable {
     /// ones (Payme receipts). Defaults to false.
     var pollsOpenPayments: Bool { get }
 
+    /// Withdraws an unpaid payment at the provider before Settle cancels it, so the buyer can no longer pay it.
+    /// Throws `rejected` when the provider is already taking the money. The default does nothing.
+    func cancelPayment(providerPaymentID: String) async throws(ProviderError)
+
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
@@ -53,6 +57,8 @@ extension PaymentProvider {
     public func validate(_ payment: Payment) throws(ProviderError) {}
 
     public var pollsOpenPayments: Bool { false }
+
+    public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
 
     public func validate(options: [String: String]) throws(ProviderError) {
         if let name = options.keys.sorted().first {

@@ -239,6 +239,13 @@ import Testing
             let receipt = try await payme.emulator.pay(receiptID: paidReceipt)
             #expect(receipt.state == 4)
             #expect(try await payme.settle.paymentStatus(paid) == "succeeded")
+
+            // Cancelling an unpaid receipt payment withdraws the receipt at Payme first.
+            let (withdrawn, withdrawnJSON) = try await createOrder(payme, extra: #","payme_mode":"receipt""#)
+            let withdrawnReceipt = try #require(withdrawnJSON["provider_payment_id"] as? String)
+            let canceled = try await payme.settle.request(.POST, "/v1/payments/\(withdrawn)/cancel")
+            #expect(canceled.json["status"] as? String == "canceled", "\(canceled.text)")
+            #expect(payme.emulator.receipt(withdrawnReceipt)?.state == 50)
         }
     }
 
@@ -291,6 +298,22 @@ import Testing
         }
     }
 
+    /// Payme's own error object (here: it refuses the X-Auth key) becomes a typed `provider_error` with Payme's code,
+    /// and the payment is failed with it.
+    @Test(arguments: [Engine.sqlite])
+    func paymeErrorObjectsBecomeProviderErrors(_ engine: Engine) async throws {
+        try await withPayme(engine, configure: { $0.payme.key = "not-the-emulators-key" }) { payme in
+            let refused = try await payme.settle.request(
+                .POST, "/v1/payments", json: #"{"amount":500000,"currency":"UZS","provider":"payme","reference":"r5","payme_mode":"receipt"}"#
+            )
+            #expect(refused.status == 502 && refused.errorCode == "provider_error", "\(refused.text)")
+            #expect(!refused.text.contains("not-the-emulators-key"))
+            let failed = try await payme.settle.request(.GET, "/v1/payments?provider=payme").json["data"] as? [[String: Any]] ?? []
+            #expect(failed.first?["status"] as? String == "failed")
+            #expect((failed.first?["failure"] as? [String: Any])?["code"] as? String == "-32504")
+        }
+    }
+
     /// Without its settings Payme is disabled, says why, and refuses every call.
     @Test func disabledWithoutItsKey() async throws {
         try await withSettle(databaseURL: try await Engine.sqlite.makeDatabaseURL()) { settle in
@@ -298,7 +321,9 @@ import Testing
             let payme = try #require(providers.first { $0["name"] as? String == "payme" })
             #expect(payme["enabled"] as? Bool == false)
             #expect((payme["disabled_reason"] as? String)?.contains("SETTLE_PAYME_MERCHANT_ID") == true, "\(payme)")
-            let client = PaymeMerchantClient(merchantURL: "\(settle.baseURL)/v1/webhooks/payme", key: "", httpClient: testHTTPClient)
+            // Even a key stored by an earlier ChangePassword authenticates nothing while the provider is disabled.
+            try await settle.store.write { tx in try await tx.setSetting("payme.key", value: "stored-key", at: Date()) }
+            let client = PaymeMerchantClient(merchantURL: "\(settle.baseURL)/v1/webhooks/payme", key: "stored-key", httpClient: testHTTPClient)
             let reply = try await client.call("CheckPerformTransaction", params: .object([("amount", .int(1)), ("account", .object([]))]))
             #expect(reply.status == 200 && reply.errorCode == -32504, "\(reply.text)")
         }

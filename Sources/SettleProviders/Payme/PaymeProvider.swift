@@ -109,8 +109,24 @@ public struct PaymeProvider: SynchronousProvider {
         throw NotificationRejection(.malformed, "Payme calls are answered through the Merchant API.")
     }
 
+    /// Answers a Merchant API call. A disabled provider authenticates nothing (fail closed), whatever key is stored.
     public func answer(_ call: InboundNotification, ledger: any ProviderLedger) async -> ProviderAnswer {
-        await merchantAPI.answer(call, ledger: ledger)
+        guard availability.isEnabled else {
+            await ledger.reject(reason: "provider_disabled")
+            return PaymeRPC.error(.insufficientPrivilege, id: .null)
+        }
+        return await merchantAPI.answer(call, ledger: ledger)
+    }
+
+    /// Cancels an unpaid receipt (`receipts.cancel`). A receipt Payme is already paying, or has paid, is left alone:
+    /// cancelling it would refund the buyer, which is not what cancelling an unpaid payment means.
+    public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {
+        guard let subscribe else { throw ProviderError(.disabled, "The Payme provider is disabled.") }
+        switch try await subscribe.check(id: providerPaymentID) {
+        case 0: _ = try await subscribe.cancel(id: providerPaymentID)
+        case 50: return
+        default: throw ProviderError(.rejected, providerCode: "receipt_in_progress", "Payme is already paying this receipt.")
+        }
     }
 
     /// Open receipts are checked on every sweep: Payme's own call may be late or lost.
