@@ -326,6 +326,9 @@ import Testing
             let client = PaymeMerchantClient(merchantURL: "\(settle.baseURL)/v1/webhooks/payme", key: "stored-key", httpClient: testHTTPClient)
             let reply = try await client.call("CheckPerformTransaction", params: .object([("amount", .int(1)), ("account", .object([]))]))
             #expect(reply.status == 200 && reply.errorCode == -32504, "\(reply.text)")
+            // Only Payme answers other methods inside its protocol; a webhook provider answers 405.
+            let get = try await settle.request(.GET, "/v1/webhooks/sandbox", auth: false)
+            #expect(get.status == 405 && get.errorCode == "method_not_allowed", "\(get.text)")
         }
     }
 }
