@@ -150,8 +150,17 @@ public struct WebhookService: Sendable {
         return targets.count
     }
 
-    /// Requeues every failed message of an endpoint since `since`; returns how many.
-    public func recover(endpointID: String, since: Date, caller: Caller, chunk: Int? = nil) async throws(SettleError) -> Int {
+    /// `since` as given by a caller: Unix seconds from 0 to the year 9999, else a typed refusal.
+    static func sinceDate(_ seconds: Int64) throws(SettleError) -> Date {
+        guard (0...UnixTime.maximumSeconds).contains(seconds) else {
+            throw .invalid("since", "since must be Unix seconds between 0 and \(UnixTime.maximumSeconds).")
+        }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    /// Requeues every failed message of an endpoint since `since` (Unix seconds); returns how many.
+    public func recover(endpointID: String, since seconds: Int64, caller: Caller, chunk: Int? = nil) async throws(SettleError) -> Int {
+        let since = try Self.sinceDate(seconds)
         let endpoint = try await endpoint(id: endpointID, mode: caller.mode)
         let at = now()
         return try await write { tx in
@@ -169,7 +178,8 @@ public struct WebhookService: Sendable {
     }
 
     /// How many failed messages of an endpoint a recovery since `since` would requeue.
-    public func failedCount(endpointID: String, since: Date, mode: Mode) async throws(SettleError) -> Int {
+    public func failedCount(endpointID: String, since seconds: Int64, mode: Mode) async throws(SettleError) -> Int {
+        let since = try Self.sinceDate(seconds)
         let endpoint = try await endpoint(id: endpointID, mode: mode)
         return try await read { try await store.failedMessageCount(endpointID: endpoint.id, since: since) }
     }

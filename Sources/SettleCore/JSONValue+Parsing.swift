@@ -85,6 +85,7 @@ extension JSONValue {
         mutating func object(depth: Int) throws(ParseError) -> JSONValue {
             index += 1
             var members: [(String, JSONValue)] = []
+            var seen: Set<String> = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -98,8 +99,9 @@ extension JSONValue {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail() }
                 index += 1
                 let member = try value(depth: depth + 1)
-                // A repeated key keeps its first value, like the decoders Settle uses elsewhere refuse ambiguity.
-                if !members.contains(where: { $0.0 == key }) { members.append((key, member)) }
+                // A repeated key keeps its first value. The check is a hash lookup, so parsing stays linear in the
+                // number of keys (this runs before a provider's call is authenticated).
+                if seen.insert(key).inserted { members.append((key, member)) }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail() }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -32,9 +32,21 @@ extension Payment {
     }
 }
 
-/// Conversions between `Date` and integer Unix time. Settle stores milliseconds and shows seconds.
+/// Conversions between `Date` and integer Unix time. Settle stores milliseconds and shows seconds. Dates outside
+/// what `Int64` can hold saturate instead of trapping (callers validate the ranges they accept).
 public enum UnixTime {
-    public static func seconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970).rounded(.down)) }
-    public static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func seconds(_ date: Date) -> Int64 { saturating(date.timeIntervalSince1970) }
+    public static func milliseconds(_ date: Date) -> Int64 { saturating(date.timeIntervalSince1970 * 1000) }
     public static func date(milliseconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
+
+    /// The latest instant Settle accepts from outside: 9999-12-31T23:59:59Z, in seconds.
+    public static let maximumSeconds: Int64 = 253_402_300_799
+
+    private static func saturating(_ value: TimeInterval) -> Int64 {
+        guard !value.isNaN else { return 0 }
+        let floor = value.rounded(.down)
+        if floor >= 9.223_372_036_854_775e18 { return .max }
+        if floor <= -9.223_372_036_854_775e18 { return .min }
+        return Int64(floor)
+    }
 }

@@ -76,8 +76,11 @@ public enum StandardWebhooks {
         body: some Collection<UInt8>, now: Date
     ) throws(Failure) {
         guard let id, let timestamp, let signatureHeader, !id.isEmpty else { throw .missingHeaders }
-        guard let seconds = Int64(timestamp) else { throw .invalidTimestamp }
-        guard abs(seconds - UnixTime.seconds(now)) <= toleranceSeconds else { throw .timestampOutsideTolerance }
+        // Digits only, parsed and compared without trapping: an extreme value is refused, never an overflow.
+        guard let seconds = ExternalInteger.unsigned(timestamp) else { throw .invalidTimestamp }
+        guard ExternalInteger.distance(seconds, UnixTime.seconds(now)) <= UInt64(toleranceSeconds) else {
+            throw .timestampOutsideTolerance
+        }
         let presented = signatureHeader.split(separator: " ").compactMap { entry -> [UInt8]? in
             let parts = entry.split(separator: ",", maxSplits: 1)
             guard parts.count == 2, parts[0] == "v1", let data = Data(base64Encoded: String(parts[1])) else { return nil }

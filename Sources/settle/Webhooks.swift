@@ -86,13 +86,14 @@ struct Webhooks: AsyncParsableCommand {
 
         func run() async throws {
             guard let sinceDate = Self.parse(since) else { throw ValidationError("--since must be ISO 8601 or Unix seconds.") }
+            let sinceSeconds = UnixTime.seconds(sinceDate)
             let (mode, endpoint) = (scope.mode, self.endpoint)
             let total = try await scope.run { service, _ -> Int in
-                let total = try await service.failedCount(endpointID: endpoint, since: sinceDate, mode: mode)
+                let total = try await service.failedCount(endpointID: endpoint, since: sinceSeconds, mode: mode)
                 var done = 0
                 while done < total {
                     let requeued = try await service.recover(
-                        endpointID: endpoint, since: sinceDate, caller: .operator("cli", mode: mode), chunk: 200
+                        endpointID: endpoint, since: sinceSeconds, caller: .operator("cli", mode: mode), chunk: 200
                     )
                     if requeued == 0 { break }
                     done += requeued
@@ -105,7 +106,7 @@ struct Webhooks: AsyncParsableCommand {
         }
 
         static func parse(_ text: String) -> Date? {
-            if let seconds = Int64(text) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
+            if let seconds = ExternalInteger.unsigned(text) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
             return ISO8601DateFormatter().date(from: text)
         }
     }

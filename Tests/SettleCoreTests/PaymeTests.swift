@@ -118,6 +118,21 @@ import Testing
         #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array(text.utf8)) }
     }
 
+    /// Repeated keys keep their first value; the check is a hash lookup, so 50,000 keys parse in linear time.
+    @Test func manyAndRepeatedKeys() throws {
+        let keys = (0..<50_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",")
+        let value = try JSONValue.parse(Array("{\(keys),\"k0\":-1}".utf8))
+        guard case .object(let members) = value else { Issue.record("not an object"); return }
+        #expect(members.count == 50_000)
+        #expect(value["k0"] == .int(0))
+        #expect(value["k49999"] == .int(49_999))
+    }
+
+    @Test func nestingIsBounded() {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue.parse(Array((String(repeating: "[", count: 100_000)).utf8)) }
+        #expect((try? JSONValue.parse(Array((String(repeating: "[", count: 63) + String(repeating: "]", count: 63)).utf8))) != nil)
+    }
+
     @Test func roundTripsSerializedValues() throws {
         let value = JSONValue.object([("k", .string("line\nbreak \u{2028}")), ("n", .int(Int64.min)), ("a", .array([.null]))])
         #expect(try JSONValue.parse(value.bytes()) == value)

@@ -49,6 +49,29 @@ import Testing
         }
     }
 
+    /// Extreme timestamps are refused without trapping: this header once stopped the whole server.
+    @Test(arguments: [
+        "-9223372036854775808", "9223372036854775807", "9223372036854775808", "1e308", "-0", "-1614265330", "+1614265330",
+        " 1614265330", "1614265330 ", "0x60386B72", "", String(repeating: "9", count: 4096),
+    ])
+    func extremeTimestampsAreRefused(_ timestamp: String) {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        #expect(throws: StandardWebhooks.Failure.invalidTimestamp) {
+            try StandardWebhooks.verify(secrets: [secret], id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: timestamp,
+                signatureHeader: "v1,AAAA", body: body, now: Date(timeIntervalSince1970: 1_614_265_330))
+        }
+    }
+
+    @Test func farTimestampsAreOutsideTolerance() {
+        let body = Array(#"{"test": 2432232314}"#.utf8)
+        for timestamp in ["0", "999999999999999999", "1614264000"] {
+            #expect(throws: StandardWebhooks.Failure.timestampOutsideTolerance, "\(timestamp)") {
+                try StandardWebhooks.verify(secrets: [secret], id: "m", timestamp: timestamp, signatureHeader: "v1,AAAA", body: body,
+                    now: Date(timeIntervalSince1970: 1_614_265_330))
+            }
+        }
+    }
+
     @Test func secretParsing() {
         #expect(StandardWebhookSecret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?.key == secret.key)
         #expect(StandardWebhookSecret("whsec_c2hvcnQ=") == nil)  // 5 bytes: too short

@@ -42,6 +42,23 @@ import Testing
     }
 }
 
+@Suite struct StripeSignatureExtremeTests {
+    /// `t=` at its extremes is a malformed header or outside tolerance, never an overflow.
+    @Test(arguments: ["-9223372036854775808", "9223372036854775807", "9223372036854775808", "1e308", "-0", "+1700000000", ""])
+    func extremeTimestampsAreRefused(_ t: String) {
+        let body = Array("{}".utf8)
+        #expect(throws: StripeSignature.Failure.malformedHeader) {
+            try StripeSignature.verify(header: "t=\(t),v1=00", body: body, secret: "whsec_x", now: Date(timeIntervalSince1970: 1_700_000_000))
+        }
+    }
+
+    @Test func farTimestampsAreOutsideTolerance() {
+        #expect(throws: StripeSignature.Failure.timestampOutsideTolerance) {
+            try StripeSignature.verify(header: "t=999999999999999999,v1=00", body: [], secret: "whsec_x", now: Date(timeIntervalSince1970: 1_700_000_000))
+        }
+    }
+}
+
 @Suite struct StripeCurrencyTests {
     @Test(arguments: [
         ("JPY", Int64(1000), Int64(1000)), ("KRW", 5000, 5000), ("CLP", 990, 990), ("VND", 20000, 20000),

@@ -274,6 +274,32 @@ import Testing
         }
     }
 
+    /// Payme's `time`, `from` and `to` at their extremes are protocol errors naming the field, change nothing, and
+    /// never reach the 12-hour arithmetic (an overflow there would stop the process).
+    @Test(arguments: Engine.enabled)
+    func extremeTimesAreProtocolErrors(_ engine: Engine) async throws {
+        try await withPayme(engine) { payme in
+            let (order, _) = try await createOrder(payme)
+            for time in [Int64.min, Int64.max, -1, UnixTime.maximumSeconds * 1000 + 1] {
+                let reply = try await payme.client.call(
+                    "CreateTransaction",
+                    params: .object([
+                        ("id", .string(PaymeObjectID.make())), ("time", .int(time)), ("amount", .int(500_000)),
+                        ("account", .object([("order_id", .string(order))])),
+                    ])
+                )
+                #expect(reply.errorCode == -32600 && reply.errorData == "time", "time \(time): \(reply.text)")
+            }
+            for (from, to) in [(Int64.min, Int64.max), (0, Int64.max), (Int64.min, 0)] {
+                let reply = try await payme.client.call("GetStatement", params: .object([("from", .int(from)), ("to", .int(to))]))
+                #expect(reply.errorCode == -32600, "from \(from) to \(to): \(reply.text)")
+            }
+            #expect(try await payme.count("SELECT COUNT(*) AS n FROM provider_transactions") == 0)
+            // Still serving: a well-formed transaction goes through.
+            _ = try await createTransaction(payme, order: order)
+        }
+    }
+
     /// Payme's errors and outages reach the merchant as typed errors; nothing is half-created.
     @Test(arguments: [Engine.sqlite])
     func receiptErrorsAreTyped(_ engine: Engine) async throws {

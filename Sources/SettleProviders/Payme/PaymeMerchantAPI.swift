@@ -190,7 +190,7 @@ struct PaymeMerchantAPI: Sendable {
 
     func create(_ params: PaymeParams, now: Int64, in tx: any ProviderLedgerTransaction) async throws -> (JSONValue, String?) {
         let id = try params.string("id")
-        let time = try params.integer("time")
+        let time = try params.time("time")
         let amount = try params.amount()
         let account = try params.account()
         // Lock the payment first (the one a known transaction belongs to, else the one the account names), then read
@@ -300,8 +300,8 @@ struct PaymeMerchantAPI: Sendable {
     }
 
     func statement(_ params: PaymeParams, in tx: any ProviderLedgerTransaction) async throws -> (JSONValue, String?) {
-        let from = try params.integer("from")
-        let to = try params.integer("to")
+        let from = try params.time("from")
+        let to = try params.time("to")
         guard from <= to else { throw PaymeError.invalidRequest("to") }
         let transactions = try await tx.transactions(providerTimeFrom: from, to: to)
         return (

@@ -100,6 +100,15 @@ struct PaymeParams {
         return integer
     }
 
+    /// A Unix time in milliseconds within what Settle accepts from outside (year 0 to 9999), so the 12-hour arithmetic
+    /// on it can never overflow; anything else is `-32600` naming the field.
+    func time(_ name: String) throws(PaymeError) -> Int64 {
+        guard let time = value[name]?.intValue, (0...(UnixTime.maximumSeconds * 1000)).contains(time) else {
+            throw .invalidRequest(name)
+        }
+        return time
+    }
+
     /// A positive amount in tiyin.
     func amount() throws(PaymeError) -> Int64 {
         guard let amount = value["amount"]?.intValue, amount > 0 else { throw .invalidRequest("amount") }

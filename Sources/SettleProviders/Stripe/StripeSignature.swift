@@ -37,11 +37,13 @@ public enum StripeSignature {
         for item in header.split(separator: ",") {
             let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2 else { continue }
-            if pair[0] == "t" { timestamp = Int64(pair[1]) }
+            if pair[0] == "t" { timestamp = ExternalInteger.unsigned(pair[1]) }
             if pair[0] == "v1" { candidates.append(pair[1].lowercased()) }
         }
         guard let timestamp, !candidates.isEmpty else { throw .malformedHeader }
-        guard abs(UnixTime.seconds(now) - timestamp) <= toleranceSeconds else { throw .timestampOutsideTolerance }
+        guard ExternalInteger.distance(UnixTime.seconds(now), timestamp) <= UInt64(toleranceSeconds) else {
+            throw .timestampOutsideTolerance
+        }
         let expected = Array(signature(secret: secret, timestamp: timestamp, body: body).utf8)
         guard candidates.contains(where: { ConstantTime.equals(Array($0.utf8), expected) }) else { throw .noMatchingSignature }
     }

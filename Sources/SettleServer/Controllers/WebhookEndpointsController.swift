@@ -101,7 +101,7 @@ struct WebhookEndpointsController {
         let id = try context.parameters.require("id")
         return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
             let input = try StrictJSON.decode(RecoverBody.self, from: bytes, allowed: ["since"])
-            let count = try await webhooks.recover(endpointID: id, since: Date(timeIntervalSince1970: TimeInterval(input.since)), caller: caller)
+            let count = try await webhooks.recover(endpointID: id, since: input.since, caller: caller)
             return (200, JSONValue.object([("id", .string(id)), ("object", .string("webhook_endpoint")), ("requeued", .int(Int64(count)))]).bytes(), false)
         }
     }
