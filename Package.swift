@@ -10,7 +10,7 @@ let package = Package(
     name: "settle",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "settle", targets: ["settle"]),
+        .executable(name: "settle", targets: ["SettleCLI"]),
         .library(name: "SettleServer", targets: ["SettleServer"]),
     ],
     dependencies: [
@@ -66,6 +66,7 @@ let package = Package(
                 "SettleCore",
                 "SettleProviders",
                 "SettleStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +95,8 @@ let package = Package(
             dependencies: [
                 "SettleCore",
                 "SettleProviders",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,11 +105,31 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "settle",
+        // Benchmarks drive a real server; they are not part of the shipped server library.
+        .target(
+            name: "SettleBenchmarks",
             dependencies: [
                 "SettleServer",
+                "Settle",
+                "SettleStore",
+                "SettleCore",
+                "SettleProviders",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SettleCLI",
+            dependencies: [
+                "SettleServer",
+                "SettleBenchmarks",
                 "SettleEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "SettleProviders",
                 "Settle",
                 "SettleStore",
@@ -134,9 +157,13 @@ let package = Package(
                 "SettleProviders",
                 "SettleEmulators",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -8,7 +8,7 @@ public enum APIErrorBody {
             (
                 "error",
                 .object([
-                    ("type", .string(error.kind.rawValue)), ("code", .string(error.code)), ("message", .string(error.message)),
+                    ("type", .string(error.kind.rawValue)), ("code", .string(error.code.description)), ("message", .string(error.message)),
                     ("param", .string(error.param)), ("request_id", .string(requestID)),
                 ])
             )

@@ -24,11 +24,13 @@ public enum IngestOutcome: Sendable, Hashable {
 public struct NotificationIngestor: Sendable {
     let store: Store
     let providers: ProviderRegistry
+    let rejections: RejectionSampler
     let logger: Logger
 
-    public init(store: Store, providers: ProviderRegistry, logger: Logger) {
+    public init(store: Store, providers: ProviderRegistry, rejections: RejectionSampler = RejectionSampler(), logger: Logger) {
         self.store = store
         self.providers = providers
+        self.rejections = rejections
         self.logger = logger
     }
 
@@ -36,33 +38,33 @@ public struct NotificationIngestor: Sendable {
     public func ingest(_ notification: InboundNotification, requestID: String?) async throws(SettleError)
         -> (answer: ProviderAnswer, outcomes: [IngestOutcome])
     {
+        let logger = self.logger.forRequest(requestID)
         guard let provider = providers.provider(named: notification.provider) else {
-            throw SettleError.notFound("provider", id: notification.provider)
+            throw SettleError.notFound(.provider, id: notification.provider)
         }
         if let synchronous = provider as? any SynchronousProvider {
             // The provider reads our answer as its protocol: the adapter answers, through a ledger that stores the
             // raw call in the same transaction as whatever the call changes.
-            let ledger = StoreProviderLedger(store: store, provider: provider.name, call: notification, requestID: requestID, logger: logger)
+            let ledger = StoreProviderLedger(
+                store: store, provider: provider.name, call: notification, requestID: requestID, rejections: rejections, logger: logger
+            )
             return (await synchronous.answer(notification, ledger: ledger), [])
         }
         guard notification.method == "POST" else {
-            throw SettleError(.invalidRequest, status: 405, code: "method_not_allowed", "Notifications are accepted with POST only.")
+            throw SettleError(.methodNotAllowed, "Notifications are accepted with POST only.")
         }
         let verified: VerifiedNotification
         do {
             verified = try await provider.verify(notification)
         } catch {
-            await recordRejection(notification, reason: error.code.description)
-            logger.notice(
-                "notification rejected", metadata: ["provider": "\(provider.name)", "reason": "\(error.code)"]
-            )
+            await rejections.record(notification, reason: error.code.description, store: store, logger: logger)
             switch error.code {
             case .invalidSignature:
-                throw SettleError(.authentication, status: 401, code: "invalid_signature", error.message)
+                throw SettleError(.invalidSignature, error.message)
             case .providerDisabled:
-                throw SettleError(.provider, status: 503, code: "provider_disabled", error.message)
+                throw SettleError(.providerDisabled, error.message)
             default:
-                throw SettleError(.invalidRequest, status: 400, code: "malformed_notification", error.message)
+                throw SettleError(.malformedNotification, error.message)
             }
         }
         var events: [ProviderEvent] = []
@@ -76,30 +78,23 @@ public struct NotificationIngestor: Sendable {
                     event.currencyCode = state?.currencyCode
                     event.isHint = false
                 } catch {
-                    throw SettleError(.provider, status: 503, code: "provider_unavailable", "Could not confirm the event with the provider; retry.")
+                    throw SettleError(.providerUnavailable, "Could not confirm the event with the provider; retry.")
                 }
             }
             events.append(event)
         }
         let raw = notification
         let name = provider.name
-        let events_ = events
-        do {
-            let outcomes = try await store.write { tx in
-                var outcomes: [IngestOutcome] = []
-                for event in events_ {
-                    outcomes.append(try await Self.apply(event, provider: name, raw: raw, requestID: requestID, in: tx))
-                }
-                return outcomes
+        let verifiedEvents = events
+        // Never 2xx for something not stored: a storage failure is a 503, and the provider retries.
+        let outcomes = try await store.perform({ tx in
+            var outcomes: [IngestOutcome] = []
+            for event in verifiedEvents {
+                outcomes.append(try await Self.apply(event, provider: name, raw: raw, requestID: requestID, in: tx))
             }
-            return (verified.acknowledgement, outcomes)
-        } catch let error as SettleError {
-            throw error
-        } catch {
-            // Never 2xx for something not stored: the provider will retry.
-            logger.error("notification not stored", metadata: ["provider": "\(name)", "error": "\(error)"])
-            throw SettleError.storageUnavailable
-        }
+            return outcomes
+        }, logger: logger)
+        return (verified.acknowledgement, outcomes)
     }
 
     /// Applies one verified event inside a write transaction: lock the payment, decide, store the raw
@@ -149,26 +144,20 @@ public struct NotificationIngestor: Sendable {
     }
 
     /// What a provider's report does to a payment: the state machine's answer, and how the amount differed.
+    ///
+    /// A success must report both the amount and the currency, and both must be the payment's: a missing one never
+    /// counts as a match. Other outcomes may leave them out, but what they report must match.
     static func decide(_ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64?, currencyCode: String?)
         -> (action: PaymentStateMachine.Action, mismatch: String)
     {
+        let amountAgrees = amountMinorUnits.map { $0 == payment.amount.minorUnits }
+        let currencyAgrees = currencyCode.map { $0.uppercased() == payment.amount.currency.code }
         let amountMatches =
-            (amountMinorUnits.map { $0 == payment.amount.minorUnits } ?? true)
-            && (currencyCode.map { $0.uppercased() == payment.amount.currency.code } ?? true)
+            outcome == .succeeded
+            ? amountAgrees == true && currencyAgrees == true
+            : amountAgrees ?? true && currencyAgrees ?? true
         let mismatch =
             "reported \(amountMinorUnits.map(String.init) ?? "?") \(currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
         return (PaymentStateMachine.next(from: payment.status, on: .provider(outcome, amountMatches: amountMatches)), mismatch)
-    }
-
-    func recordRejection(_ notification: InboundNotification, reason: String) async {
-        do {
-            try await store.write { tx in
-                try await tx.recordRejectedNotification(
-                    provider: notification.provider, reason: reason, body: notification.body, at: notification.receivedAt
-                )
-            }
-        } catch {
-            logger.error("could not record a rejected notification", metadata: ["error": "\(error)"])
-        }
     }
 }

@@ -17,7 +17,7 @@ enum PaymentLedger {
         guard try await tx.updatePaymentStatus(id: payment.id, from: payment.status, to: status, failure: failure, at: now)
         else {
             // The row is locked, so this means a bug or a concurrent writer outside the lock: refuse loudly.
-            throw SettleError(.api, status: 409, code: "payment_changed", "The payment changed concurrently; retry.")
+            throw SettleError(.paymentChanged, "The payment changed concurrently; retry.")
         }
         var updated = payment
         updated.status = status
@@ -26,7 +26,7 @@ enum PaymentLedger {
         let eventID = try await tx.insertEvent(type: status.eventType, payment: updated, at: now)
         try await tx.appendAudit(
             AuditRecord(
-                actorKind: actor.kind, actorID: actor.id, action: status.eventType, targetType: "payment",
+                actorKind: actor.kind, actorID: actor.id, action: .paymentStatus(status), targetType: .payment,
                 targetID: payment.id, before: .object([("status", .string(payment.status.rawValue))]),
                 after: .object([
                     ("status", .string(status.rawValue)), ("reason", .string(reason.rawValue)), ("event", .string(eventID)),

@@ -16,13 +16,15 @@ public struct CreatePaymentRequest: Sendable, Hashable {
     public var cancelURL: String?
     public var metadata: [String: String]
     public var expiresIn: Int64?
-    /// Provider-specific choices (`payme_mode`), checked by the provider.
-    public var providerOptions: [String: String]
+    /// How the buyer pays (`nil`: the provider's default, its hosted page).
+    public var paymentMethod: PaymentMethod?
+    /// Parameters providers accept as aliases of `payment_method` (`payme_mode`), by name.
+    public var aliases: [String: String]
 
     public init(
         amount: Int64, currency: String, provider: String, reference: String, description: String? = nil,
         customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil, metadata: [String: String] = [:],
-        expiresIn: Int64? = nil, providerOptions: [String: String] = [:]
+        expiresIn: Int64? = nil, paymentMethod: PaymentMethod? = nil, aliases: [String: String] = [:]
     ) {
         self.amount = amount
         self.currency = currency
@@ -34,7 +36,8 @@ public struct CreatePaymentRequest: Sendable, Hashable {
         self.cancelURL = cancelURL
         self.metadata = metadata
         self.expiresIn = expiresIn
-        self.providerOptions = providerOptions
+        self.paymentMethod = paymentMethod
+        self.aliases = aliases
     }
 }
 
@@ -57,6 +60,18 @@ public struct Caller: Sendable, Hashable {
     public static func `operator`(_ name: String, mode: Mode) -> Caller {
         Caller(apiKeyID: name, mode: mode, requestID: nil, actorKind: .operator)
     }
+
+    var actor: PaymentLedger.Actor { .init(kind: actorKind, id: apiKeyID) }
+}
+
+extension Logger {
+    /// This logger tagged with the request it works for.
+    func forRequest(_ requestID: String?) -> Logger {
+        guard let requestID else { return self }
+        var logger = self
+        logger[metadataKey: "request_id"] = .string(requestID)
+        return logger
+    }
 }
 
 /// Limits on what a merchant may send.
@@ -76,38 +91,40 @@ public struct PaymentService: Sendable {
     let store: Store
     let providers: ProviderRegistry
     let publicURL: @Sendable () -> String
+    let pages: PageTokens
     let limits: PaymentLimits
     let now: @Sendable () -> Date
     let logger: Logger
 
     public init(
-        store: Store, providers: ProviderRegistry, publicURL: @escaping @Sendable () -> String, limits: PaymentLimits = .init(),
-        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        store: Store, providers: ProviderRegistry, publicURL: @escaping @Sendable () -> String, pages: PageTokens,
+        limits: PaymentLimits = .init(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         self.store = store
         self.providers = providers
         self.publicURL = publicURL
+        self.pages = pages
         self.limits = limits
         self.now = now
         self.logger = logger
     }
 
     /// Creates a payment: validate, store it as `requires_action`, call the provider outside any transaction,
-    /// then attach the provider's ids (or fail the payment with the provider's error). When `idempotency` is
-    /// given, the response is stored in the same transaction as the last change, so a retry replays it exactly.
-    /// Returns the HTTP status and the payment.
+    /// then attach the provider's ids (or fail the payment with the provider's error, through the state machine).
+    /// When `idempotency` is given, the response is stored in the same transaction as the last change, so a retry
+    /// replays it exactly. Returns the HTTP status and the payment.
     public func create(_ request: CreatePaymentRequest, caller: Caller, idempotency: IdempotencyScope?) async throws(SettleError)
         -> (status: Int, payment: Payment)
     {
+        let logger = self.logger.forRequest(caller.requestID)
         let (payment, provider) = try validate(request, caller: caller)
         let publicURL = self.publicURL()
-        let actor = PaymentLedger.Actor(kind: caller.actorKind, id: caller.apiKeyID)
-        try await write { tx in
+        try await write(logger) { tx in
             try await tx.insertPayment(payment)
-            try await tx.insertEvent(type: "payment.created", payment: payment, at: payment.createdAt)
+            try await tx.insertEvent(type: .paymentCreated, payment: payment, at: payment.createdAt)
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: actor.kind, actorID: actor.id, action: "payment.created", targetType: "payment",
+                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: .paymentCreated, targetType: .payment,
                     targetID: payment.id, after: payment.apiObject, requestID: caller.requestID, at: payment.createdAt
                 )
             )
@@ -119,7 +136,7 @@ public struct PaymentService: Sendable {
                     ProviderPaymentRequest(
                         payment: payment, idempotencyKey: "settle_\(payment.id)",
                         notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL,
-                        options: request.providerOptions
+                        returnPageURL: BuyerPages.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages)
                     )
                 )
             )
@@ -129,7 +146,7 @@ public struct PaymentService: Sendable {
         let at = now()
         switch creation {
         case .success(let created):
-            return try await write { tx in
+            return try await write(logger) { tx in
                 try await tx.attachProvider(
                     paymentID: payment.id, providerPaymentID: created.providerPaymentID, checkoutURL: created.checkoutURL, at: at
                 )
@@ -139,9 +156,8 @@ public struct PaymentService: Sendable {
                 attached.updatedAt = at
                 try await tx.appendAudit(
                     AuditRecord(
-                        actorKind: .provider, actorID: provider.name, action: "payment.provider_created",
-                        targetType: "payment", targetID: payment.id,
-                        after: .object([("provider_payment_id", .string(created.providerPaymentID))]),
+                        actorKind: .provider, actorID: provider.name, action: .paymentProviderCreated, targetType: .payment,
+                        targetID: payment.id, after: .object([("provider_payment_id", .string(created.providerPaymentID))]),
                         requestID: caller.requestID, at: at
                     )
                 )
@@ -151,18 +167,19 @@ public struct PaymentService: Sendable {
                 return (201, attached)
             }
         case .failure(let error):
-            logger.warning("provider refused payment", metadata: ["provider": "\(provider.name)", "code": "\(error.code)"])
+            logger.notice("provider refused payment", metadata: ["provider": "\(provider.name)", "code": "\(error.code)"])
             let failure = PaymentFailure(code: error.providerCode ?? error.code.description, message: error.message)
-            let settleError = Self.providerFailure(error, paymentID: payment.id)
-            _ = try await write { tx in
+            let settleError = SettleError.provider(error, paymentID: payment.id)
+            _ = try await write(logger) { tx -> Payment in
+                guard case .move(let to, let reason) = PaymentStateMachine.next(from: payment.status, on: .providerRefusedCreation)
+                else { return payment }
                 let failed = try await PaymentLedger.move(
-                    payment, to: .failed, reason: .reported, actor: .init(kind: .provider, id: provider.name),
-                    failure: failure, requestID: caller.requestID, at: at, in: tx
+                    payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider.name), failure: failure,
+                    requestID: caller.requestID, at: at, in: tx
                 )
                 if let idempotency {
                     try await tx.completeIdempotencyKey(
-                        idempotency, status: settleError.status,
-                        body: APIErrorBody.render(settleError, requestID: caller.requestID).bytes()
+                        idempotency, status: settleError.httpStatus, body: APIErrorBody.render(settleError, requestID: caller.requestID).bytes()
                     )
                 }
                 return failed
@@ -171,17 +188,10 @@ public struct PaymentService: Sendable {
         }
     }
 
-    static func providerFailure(_ error: ProviderError, paymentID: String, action: String = "create") -> SettleError {
-        let status = error.code == .unavailable ? 503 : 502
-        return SettleError(
-            .provider, status: status, code: error.code.description,
-            "The provider could not \(action) payment \(paymentID): \(error.message)"
-        )
-    }
-
     /// Cancels a payment that has not reached a final state.
     /// Withdraws it at the provider first (a Payme receipt), so the buyer cannot pay what Settle has cancelled.
     public func cancel(id: String, caller: Caller) async throws(SettleError) -> Payment {
+        let logger = self.logger.forRequest(caller.requestID)
         let current = try await payment(id: id, mode: caller.mode)
         if !current.status.isFinal, let providerPaymentID = current.providerPaymentID,
             let provider = providers.provider(named: current.provider)
@@ -190,29 +200,24 @@ public struct PaymentService: Sendable {
                 try await provider.cancelPayment(providerPaymentID: providerPaymentID)
             } catch where error.code == .rejected {
                 throw SettleError(
-                    .invalidRequest, status: 409, code: "payment_not_cancelable",
-                    "Payment \(id) is being paid at \(provider.name) and can no longer be canceled."
+                    .paymentNotCancelable, "Payment \(id) is being paid at \(provider.name) and can no longer be canceled."
                 )
             } catch {
-                throw Self.providerFailure(error, paymentID: id, action: "cancel")
+                throw SettleError.provider(error, paymentID: id, action: "cancel")
             }
         }
         let at = now()
-        return try await write { tx in
+        return try await write(logger) { tx in
             guard let payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {
-                throw SettleError.notFound("payment", id: id)
+                throw SettleError.notFound(.payment, id: id)
             }
             switch PaymentStateMachine.next(from: payment.status, on: .merchantCancel) {
             case .move(let to, let reason):
                 return try await PaymentLedger.move(
-                    payment, to: to, reason: reason, actor: .init(kind: caller.actorKind, id: caller.apiKeyID), failure: nil,
-                    requestID: caller.requestID, at: at, in: tx
+                    payment, to: to, reason: reason, actor: caller.actor, failure: nil, requestID: caller.requestID, at: at, in: tx
                 )
             case .unchanged, .refuse:
-                throw SettleError(
-                    .invalidRequest, status: 409, code: "payment_not_cancelable",
-                    "Payment \(id) is \(payment.status.rawValue) and can no longer be canceled."
-                )
+                throw SettleError(.paymentNotCancelable, "Payment \(id) is \(payment.status.rawValue) and can no longer be canceled.")
             }
         }
     }
@@ -221,13 +226,13 @@ public struct PaymentService: Sendable {
     /// it is refused (Payme's `-31007`). Repeating it changes nothing.
     public func fulfill(id: String, caller: Caller) async throws(SettleError) -> Payment {
         let at = now()
-        return try await write { tx in
+        return try await write(logger.forRequest(caller.requestID)) { tx in
             guard var payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {
-                throw SettleError.notFound("payment", id: id)
+                throw SettleError.notFound(.payment, id: id)
             }
             guard payment.status == .succeeded, payment.amountRefunded == 0 else {
                 throw SettleError(
-                    .invalidRequest, status: 409, code: "payment_not_fulfillable",
+                    .paymentNotFulfillable,
                     "Payment \(id) is \(payment.status.rawValue)\(payment.amountRefunded > 0 ? " and refunded" : ""); only a succeeded, unrefunded payment can be marked fulfilled."
                 )
             }
@@ -235,10 +240,10 @@ public struct PaymentService: Sendable {
             try await tx.markFulfilled(paymentID: id, at: at)
             payment.fulfilledAt = at
             payment.updatedAt = at
-            let eventID = try await tx.insertEvent(type: "payment.fulfilled", payment: payment, at: at)
+            let eventID = try await tx.insertEvent(type: .paymentFulfilled, payment: payment, at: at)
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: "payment.fulfilled", targetType: "payment",
+                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: .paymentFulfilled, targetType: .payment,
                     targetID: id, after: .object([("fulfilled_at", .int(UnixTime.seconds(at))), ("event", .string(eventID))]),
                     requestID: caller.requestID, at: at
                 )
@@ -249,14 +254,14 @@ public struct PaymentService: Sendable {
 
     public func payment(id: String, mode: Mode) async throws(SettleError) -> Payment {
         let found = try await read { try await store.payment(id: id, mode: mode) }
-        guard let found else { throw SettleError.notFound("payment", id: id) }
+        guard let found else { throw SettleError.notFound(.payment, id: id) }
         return found
     }
 
     public func list(_ filter: PaymentFilter) async throws(SettleError) -> (payments: [Payment], hasMore: Bool) {
         if let cursor = filter.startingAfter {
             guard try await read({ try await store.paymentExists(id: cursor, mode: filter.mode) }) else {
-                throw SettleError.invalid("starting_after", "No payment with id \(cursor.prefix(64)) to continue after.")
+                throw SettleError.invalid("starting_after", "No payment with id \(Text.echo(cursor, limit: 64)) to continue after.")
             }
         }
         return try await read { try await store.payments(filter) }
@@ -267,7 +272,9 @@ public struct PaymentService: Sendable {
         return try await read { try await store.timeline(paymentID: id) }
     }
 
-    func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError) -> T {
+    func write<T: Sendable>(_ logger: Logger, _ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError)
+        -> T
+    {
         try await store.perform(work, logger: logger)
     }
 

@@ -1,18 +1,65 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
 import SettleCore
 import SettleProviders
+import SettleStore
 
-/// The configured providers, by name.
+/// The providers of this Settle, built from ``ProviderCatalog`` with their settings, by name.
 public struct ProviderRegistry: Sendable {
-    let providers: [String: any PaymentProvider]
-
-    public init(_ providers: [any PaymentProvider]) {
-        self.providers = Dictionary(providers.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    /// One provider with the module it came from.
+    public struct Entry: Sendable {
+        public let module: any ProviderModule.Type
+        public let provider: any PaymentProvider
+        public let settings: ProviderSettings
     }
 
-    public func provider(named name: String) -> (any PaymentProvider)? { providers[name] }
+    let entries: [String: Entry]
 
-    /// All providers, sorted by name.
-    public var all: [any PaymentProvider] { providers.values.sorted { $0.name < $1.name } }
+    /// Builds every catalog provider from `settings` (by provider name; absent means nothing configured).
+    /// `configure` adjusts each provider's shared context (its API client's timeouts and retries).
+    public init(
+        catalog: [any ProviderModule.Type] = ProviderCatalog.all, settings: [String: ProviderSettings], store: Store,
+        httpClient: HTTPClient, logger: Logger, client: @Sendable (String) -> ProviderClient.Configuration = { _ in .init() }
+    ) {
+        var entries: [String: Entry] = [:]
+        for module in catalog {
+            let name = module.name
+            let values = settings[name] ?? ProviderSettings()
+            var providerLogger = logger
+            providerLogger[metadataKey: "provider"] = .string(name)
+            let context = ProviderContext(
+                httpClient: httpClient, logger: providerLogger,
+                credentials: StoredCredentials { key in try await store.setting(ProviderSetting.storedName(provider: name, key: key)) },
+                client: client(name)
+            )
+            entries[name] = Entry(module: module, provider: module.make(settings: values, context: context), settings: values)
+        }
+        self.entries = entries
+    }
+
+    /// Providers built by hand (unit tests of one adapter).
+    public init(_ providers: [any ProviderModule]) {
+        self.entries = Dictionary(
+            providers.map { ($0.name, Entry(module: type(of: $0), provider: $0, settings: ProviderSettings())) },
+            uniquingKeysWith: { first, _ in first }
+        )
+    }
+
+    public func provider(named name: String) -> (any PaymentProvider)? { entries[name]?.provider }
+
+    public func entry(named name: String) -> Entry? { entries[name] }
+
+    /// All providers, in the catalog's order of names (sorted).
+    public var all: [any PaymentProvider] { entries.keys.sorted().compactMap { entries[$0]?.provider } }
+
+    /// All entries, sorted by name.
+    public var allEntries: [Entry] { entries.keys.sorted().compactMap { entries[$0] } }
+
+    /// Every parameter alias the providers accept (`payme_mode`), with its provider.
+    public var parameterAliases: [(provider: String, alias: ParameterAlias)] {
+        allEntries.flatMap { entry in entry.module.parameterAliases.map { (entry.module.name, $0) } }
+    }
 
     /// One line per provider for the startup report: enabled, or disabled and why.
     public var report: [String] {
@@ -20,6 +67,19 @@ public struct ProviderRegistry: Sendable {
             switch provider.availability {
             case .enabled: "\(provider.name): enabled (\(provider.modes.map(\.rawValue).sorted().joined(separator: ", ")))"
             case .disabled(let reason): "\(provider.name): DISABLED — \(reason)"
+            }
+        }
+    }
+
+    /// Loads the values of generated settings (the sandbox's signing secret): the one stored in the database, or a
+    /// new one stored now. Run once the schema is migrated, before serving; every instance then uses the same value.
+    public func loadGeneratedSettings(store: Store, at now: Date = Date()) async throws {
+        for entry in allEntries {
+            for setting in entry.module.settings where setting.generator != nil && !entry.settings.isConfigured(setting.key) {
+                guard let candidate = setting.generate() else { continue }
+                let name = ProviderSetting.storedName(provider: entry.module.name, key: setting.key)
+                let stored = try await store.write { tx in try await tx.settingInsertIfAbsent(name, value: candidate, at: now) }
+                entry.settings.setGenerated(setting.key, value: stored)
             }
         }
     }

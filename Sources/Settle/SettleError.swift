@@ -1,5 +1,9 @@
-/// A typed error from a use case, with everything the API needs to render it. Messages are written for the
-/// merchant's developer and never contain secrets, SQL or stack traces.
+import SettleCore
+import SettleProviders
+
+/// A typed error from a use case, with everything the API needs to render it. Modelled on PostgresNIO's `PSQLError`:
+/// a struct with a nested ``Code`` whose base is private, so codes can be added without breaking anyone's `switch`.
+/// Messages are written for the merchant's developer and never contain secrets, SQL or stack traces.
 public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The error's family, shown as `error.type`.
     public enum Kind: String, Sendable, Hashable {
@@ -7,37 +11,189 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         case authentication = "authentication_error"
         case idempotency = "idempotency_error"
         case provider = "provider_error"
+        case rateLimit = "rate_limit_error"
         case api = "api_error"
     }
 
-    public let kind: Kind
-    /// HTTP status to answer with.
-    public let status: Int
-    /// Stable machine-readable code (`parameter_invalid`, `payment_not_found`, …).
-    public let code: String
+    /// A stable machine-readable code (`parameter_invalid`, `payment_not_found`, …), with its family and HTTP status.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case parameterInvalid = "parameter_invalid"
+            case parameterMissing = "parameter_missing"
+            case parameterUnknown = "parameter_unknown"
+            case amountInvalid = "amount_invalid"
+            case amountTooLarge = "amount_too_large"
+            case currencyInvalid = "currency_invalid"
+            case expiresInInvalid = "expires_in_invalid"
+            case providerUnknown = "provider_unknown"
+            case providerModeUnsupported = "provider_mode_unsupported"
+            case invalidJSON = "invalid_json"
+            case unsupportedMediaType = "unsupported_media_type"
+            case bodyTooLarge = "body_too_large"
+            case badRequest = "bad_request"
+            case paymentNotFound = "payment_not_found"
+            case eventNotFound = "event_not_found"
+            case webhookEndpointNotFound = "webhook_endpoint_not_found"
+            case providerNotFound = "provider_not_found"
+            case routeNotFound = "route_not_found"
+            case methodNotAllowed = "method_not_allowed"
+            case paymentNotCancelable = "payment_not_cancelable"
+            case paymentNotFulfillable = "payment_not_fulfillable"
+            case paymentNotPayable = "payment_not_payable"
+            case paymentChanged = "payment_changed"
+            case csrfTokenInvalid = "csrf_token_invalid"
+            case apiKeyMissing = "api_key_missing"
+            case apiKeyInvalid = "api_key_invalid"
+            case invalidSignature = "invalid_signature"
+            case malformedNotification = "malformed_notification"
+            case idempotencyKeyReused = "idempotency_key_reused"
+            case idempotencyKeyInUse = "idempotency_key_in_use"
+            case providerError = "provider_error"
+            case providerUnavailable = "provider_unavailable"
+            case providerDisabled = "provider_disabled"
+            case providerUnsupported = "provider_unsupported"
+            case sandboxDeliveryFailed = "sandbox_delivery_failed"
+            case rateLimited = "rate_limited"
+            case storageUnavailable = "storage_unavailable"
+            case settingCorrupt = "setting_corrupt"
+            case internalError = "internal_error"
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        public static let parameterInvalid = Code(.parameterInvalid)
+        public static let parameterMissing = Code(.parameterMissing)
+        public static let parameterUnknown = Code(.parameterUnknown)
+        public static let amountInvalid = Code(.amountInvalid)
+        public static let amountTooLarge = Code(.amountTooLarge)
+        public static let currencyInvalid = Code(.currencyInvalid)
+        public static let expiresInInvalid = Code(.expiresInInvalid)
+        public static let providerUnknown = Code(.providerUnknown)
+        public static let providerModeUnsupported = Code(.providerModeUnsupported)
+        public static let invalidJSON = Code(.invalidJSON)
+        public static let unsupportedMediaType = Code(.unsupportedMediaType)
+        public static let bodyTooLarge = Code(.bodyTooLarge)
+        public static let badRequest = Code(.badRequest)
+        public static let paymentNotFound = Code(.paymentNotFound)
+        public static let eventNotFound = Code(.eventNotFound)
+        public static let webhookEndpointNotFound = Code(.webhookEndpointNotFound)
+        public static let providerNotFound = Code(.providerNotFound)
+        public static let routeNotFound = Code(.routeNotFound)
+        public static let methodNotAllowed = Code(.methodNotAllowed)
+        public static let paymentNotCancelable = Code(.paymentNotCancelable)
+        public static let paymentNotFulfillable = Code(.paymentNotFulfillable)
+        /// The buyer's page was asked to act on a payment that is already final.
+        public static let paymentNotPayable = Code(.paymentNotPayable)
+        public static let paymentChanged = Code(.paymentChanged)
+        public static let csrfTokenInvalid = Code(.csrfTokenInvalid)
+        public static let apiKeyMissing = Code(.apiKeyMissing)
+        public static let apiKeyInvalid = Code(.apiKeyInvalid)
+        public static let invalidSignature = Code(.invalidSignature)
+        public static let malformedNotification = Code(.malformedNotification)
+        public static let idempotencyKeyReused = Code(.idempotencyKeyReused)
+        public static let idempotencyKeyInUse = Code(.idempotencyKeyInUse)
+        /// The provider refused the request (502).
+        public static let providerError = Code(.providerError)
+        /// The provider could not be reached, or its circuit is open (503).
+        public static let providerUnavailable = Code(.providerUnavailable)
+        public static let providerDisabled = Code(.providerDisabled)
+        public static let providerUnsupported = Code(.providerUnsupported)
+        public static let sandboxDeliveryFailed = Code(.sandboxDeliveryFailed)
+        public static let rateLimited = Code(.rateLimited)
+        public static let storageUnavailable = Code(.storageUnavailable)
+        public static let settingCorrupt = Code(.settingCorrupt)
+        public static let internalError = Code(.internalError)
+
+        public var description: String { base.rawValue }
+
+        /// The family shown as `error.type`.
+        public var kind: Kind {
+            switch base {
+            case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: .authentication
+            case .idempotencyKeyReused, .idempotencyKeyInUse: .idempotency
+            case .providerError, .providerUnavailable, .providerDisabled, .sandboxDeliveryFailed: .provider
+            case .rateLimited: .rateLimit
+            case .paymentChanged, .storageUnavailable, .settingCorrupt, .internalError: .api
+            default: .invalidRequest
+            }
+        }
+
+        /// The HTTP status the error answers with.
+        public var status: Int {
+            switch base {
+            case .unsupportedMediaType: 415
+            case .bodyTooLarge: 413
+            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound: 404
+            case .methodNotAllowed: 405
+            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse: 409
+            case .csrfTokenInvalid: 403
+            case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: 401
+            case .idempotencyKeyReused: 422
+            case .providerError, .sandboxDeliveryFailed: 502
+            case .providerUnavailable, .providerDisabled, .storageUnavailable: 503
+            case .rateLimited: 429
+            case .settingCorrupt, .internalError: 500
+            default: 400
+            }
+        }
+    }
+
+    public let code: Code
     public let message: String
     /// The request parameter at fault, if any.
     public let param: String?
+    /// Seconds after which a retry may succeed (`Retry-After`), for rate limits.
+    public let retryAfter: Int?
+    /// The HTTP status: the code's, unless this use of it says otherwise (a disabled provider is a 400 when a payment
+    /// names it, a 503 when its notifications arrive).
+    public let httpStatus: Int
 
-    public init(_ kind: Kind, status: Int, code: String, _ message: String, param: String? = nil) {
-        self.kind = kind
-        self.status = status
+    public init(_ code: Code, _ message: String, param: String? = nil, retryAfter: Int? = nil, status: Int? = nil) {
         self.code = code
         self.message = message
         self.param = param
+        self.retryAfter = retryAfter
+        self.httpStatus = status ?? code.status
     }
 
+    public var kind: Kind { code.kind }
     public var description: String { "\(code): \(message)" }
 
-    public static func invalid(_ param: String, _ message: String, code: String = "parameter_invalid") -> SettleError {
-        SettleError(.invalidRequest, status: 400, code: code, message, param: param)
+    public static func invalid(_ param: String, _ message: String, code: Code = .parameterInvalid) -> SettleError {
+        SettleError(code, message, param: param)
     }
 
-    public static func notFound(_ what: String, id: String) -> SettleError {
-        SettleError(.invalidRequest, status: 404, code: "\(what)_not_found", "No \(what) with id \(id.prefix(64)).", param: "id")
+    /// The objects a `…_not_found` error can name.
+    public enum Object: String, Sendable {
+        case payment
+        case event
+        case webhookEndpoint = "webhook_endpoint"
+        case provider
     }
 
-    public static let storageUnavailable = SettleError(
-        .api, status: 503, code: "storage_unavailable", "Settle's database is unavailable; retry later."
-    )
+    public static func notFound(_ object: Object, id: String) -> SettleError {
+        let code: Code =
+            switch object {
+            case .payment: .paymentNotFound
+            case .event: .eventNotFound
+            case .webhookEndpoint: .webhookEndpointNotFound
+            case .provider: .providerNotFound
+            }
+        return SettleError(code, "No \(object.rawValue) with id \(Text.echo(id, limit: 64)).", param: "id")
+    }
+
+    public static let storageUnavailable = SettleError(.storageUnavailable, "Settle's database is unavailable; retry later.")
+
+    /// A provider's failure as the merchant sees it: refused (502), unavailable (503), disabled, or unsupported.
+    static func provider(_ error: ProviderError, paymentID: String, action: String = "create") -> SettleError {
+        let (code, status): (Code, Int) =
+            switch error.code {
+            case .rejected: (.providerError, 502)
+            case .disabled: (.providerDisabled, 503)
+            case .unsupported: (.providerUnsupported, 502)
+            default: (.providerUnavailable, 503)
+            }
+        return SettleError(code, "The provider could not \(action) payment \(paymentID): \(error.message)", status: status)
+    }
 }

@@ -2,7 +2,8 @@ import Logging
 import SettleStore
 
 extension Store {
-    /// A write for a use case: domain errors pass through; anything from storage becomes 503, never 2xx.
+    /// A write for a use case: domain errors pass through; anything from storage becomes 503, never 2xx. The
+    /// failure is logged here, once, by the use case that answers for it.
     func perform<T: Sendable>(
         _ work: @escaping @Sendable (StoreTransaction) async throws -> T, logger: Logger
     ) async throws(SettleError) -> T {
@@ -11,17 +12,19 @@ extension Store {
         } catch let error as SettleError {
             throw error
         } catch {
-            logger.error("write failed", metadata: ["error": "\(error)"])
+            logger.error("database write failed", metadata: ["error": "\(error)"])
             throw SettleError.storageUnavailable
         }
     }
 
-    /// A read for a use case: anything from storage becomes 503.
+    /// A read for a use case: anything from storage becomes 503, logged once here.
     func fetch<T: Sendable>(_ body: () async throws -> T, logger: Logger) async throws(SettleError) -> T {
         do {
             return try await body()
+        } catch let error as SettleError {
+            throw error
         } catch {
-            logger.error("read failed", metadata: ["error": "\(error)"])
+            logger.error("database read failed", metadata: ["error": "\(error)"])
             throw SettleError.storageUnavailable
         }
     }

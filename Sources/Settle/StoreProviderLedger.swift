@@ -11,6 +11,7 @@ struct StoreProviderLedger: ProviderLedger {
     let provider: String
     let call: InboundNotification
     let requestID: String?
+    let rejections: RejectionSampler
     let logger: Logger
 
     func transact(
@@ -30,7 +31,7 @@ struct StoreProviderLedger: ProviderLedger {
                 _ = try await tx.insertNotification(stored, paymentID: result.paymentID, outcome: result.outcome, detail: result.detail)
                 try await tx.appendAudit(
                     AuditRecord(
-                        actorKind: .provider, actorID: provider, action: "provider.call", targetType: "notification",
+                        actorKind: .provider, actorID: provider, action: .providerCall, targetType: .notification,
                         targetID: stored.id,
                         after: .object([
                             ("method", .string(eventType)), ("outcome", .string(result.outcome)),
@@ -42,20 +43,13 @@ struct StoreProviderLedger: ProviderLedger {
                 return result
             }
         } catch {
-            logger.error("provider call not stored", metadata: ["provider": "\(provider)", "method": "\(eventType)", "error": "\(error)"])
+            logger.warning("provider call not stored", metadata: ["method": "\(eventType)", "error": "\(error)"])
             throw error
         }
     }
 
     func reject(reason: String) async {
-        do {
-            try await store.write { tx in
-                try await tx.recordRejectedNotification(provider: provider, reason: reason, body: call.body, at: call.receivedAt)
-            }
-        } catch {
-            logger.error("could not record a rejected call", metadata: ["error": "\(error)"])
-        }
-        logger.notice("provider call rejected", metadata: ["provider": "\(provider)", "reason": "\(reason)"])
+        await rejections.record(call, reason: reason, store: store, logger: logger)
     }
 
     struct Transaction: ProviderLedgerTransaction {
@@ -108,10 +102,10 @@ struct StoreProviderLedger: ProviderLedger {
             var refunded = payment
             refunded.amountRefunded = payment.amount.minorUnits
             refunded.updatedAt = at
-            let eventID = try await tx.insertEvent(type: "payment.refunded", payment: refunded, at: at)
+            let eventID = try await tx.insertEvent(type: .paymentRefunded, payment: refunded, at: at)
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: .provider, actorID: provider, action: "payment.refunded", targetType: "payment",
+                    actorKind: .provider, actorID: provider, action: .paymentRefunded, targetType: .payment,
                     targetID: payment.id, before: .object([("amount_refunded", .int(payment.amountRefunded))]),
                     after: .object([
                         ("amount_refunded", .int(refunded.amountRefunded)), ("refund", .string(refundID)),
@@ -123,19 +117,20 @@ struct StoreProviderLedger: ProviderLedger {
         }
 
         func setCredential(_ name: String, value: String) async throws {
-            try await tx.setSetting("\(provider).\(name)", value: value, at: at)
+            try await tx.setSetting(ProviderSetting.storedName(provider: provider, key: name), value: value, at: at)
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: .provider, actorID: provider, action: "provider.credential_changed", targetType: "provider",
+                    actorKind: .provider, actorID: provider, action: .providerCredentialChanged, targetType: .provider,
                     targetID: provider, after: .object([("credential", .string(name))]), requestID: requestID, at: at
                 )
             )
         }
 
-        func audit(action: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws {
+        func audit(change: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws {
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: .provider, actorID: provider, action: action, targetType: "provider_transaction",
+                    actorKind: .provider, actorID: provider, action: .providerTransaction(provider: provider, change: change),
+                    targetType: .providerTransaction,
                     targetID: transaction.id, before: before, after: after, requestID: requestID, at: at
                 )
             )

@@ -6,8 +6,8 @@ import SettleStore
 
 /// Sweeps payments whose `expires_at` has passed before reaching a final state. Each is first re-checked with its
 /// provider (a missed or lost webhook must not turn a paid payment into an expired one): an authoritative answer is
-/// applied through the same path as a notification; otherwise the payment expires. A payment with an open provider
-/// transaction (Payme has reserved it and may still perform it) waits until that transaction closes or times out.
+/// applied through the same path as a notification; otherwise the payment expires. A provider that may still complete
+/// a payment (Payme's 12-hour transactions) holds it open through ``PaymentProvider/expiryHold(for:transactions:now:)``.
 public struct Sweeper: Sendable {
     public let store: Store
     let providers: ProviderRegistry
@@ -21,25 +21,22 @@ public struct Sweeper: Sendable {
         self.now = now
     }
 
-    /// One pass; returns how many payments expired.
+    /// Waits until the schema is ready.
+    public func waitUntilReady() async throws { try await store.waitUntilMigrated() }
+
+    /// One pass; returns how many payments expired. A provider that keeps transactions of its own may hold an
+    /// overdue payment open (``PaymentProvider/expiryHold(for:transactions:now:)``); held payments wait.
     @discardableResult
     public func expireDue(limit: Int = 500) async throws -> Int {
         let at = now()
-        let due = try await store.read { connection in
-            try await connection.query(
-                """
-                SELECT id FROM payments WHERE status IN ('requires_action', 'processing')
-                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at))
-                AND NOT EXISTS (
-                    SELECT 1 FROM provider_transactions t WHERE t.payment_id = payments.id AND t.open_until > \(UnixTime.milliseconds(at))
-                )
-                ORDER BY expires_at LIMIT \(limit)
-                """
-            ).map { try $0.string("id") }
-        }
         var expired = 0
-        for id in due {
-            if try await recheckWithProvider(paymentID: id, at: at) { continue }
+        for payment in try await store.overduePayments(at: at, limit: limit) {
+            if let provider = providers.provider(named: payment.provider), provider.keepsTransactions {
+                let transactions = try await store.providerTransactions(paymentID: payment.id)
+                if let hold = provider.expiryHold(for: payment, transactions: transactions, now: at), hold > at { continue }
+            }
+            if try await recheckWithProvider(paymentID: payment.id, at: at) { continue }
+            let id = payment.id
             let moved = try await store.write { tx -> Bool in
                 guard let payment = try await tx.lockPayment(id: id) else { return false }
                 guard case .move(let to, let reason) = PaymentStateMachine.next(from: payment.status, on: .clockExpiry) else {
@@ -64,15 +61,7 @@ public struct Sweeper: Sendable {
         let at = now()
         var asked = 0
         for provider in providers.all where provider.pollsOpenPayments && provider.availability.isEnabled {
-            let open = try await store.read { connection in
-                try await connection.query(
-                    """
-                    SELECT id FROM payments WHERE provider = \(provider.name) AND status IN ('requires_action', 'processing')
-                    AND provider_payment_id IS NOT NULL ORDER BY updated_at LIMIT \(limit)
-                    """
-                ).map { try $0.string("id") }
-            }
-            for id in open {
+            for id in try await store.openPaymentIDs(provider: provider.name, limit: limit) {
                 _ = try await recheckWithProvider(paymentID: id, at: at)
                 asked += 1
             }
@@ -83,12 +72,10 @@ public struct Sweeper: Sendable {
     /// Asks the payment's provider for its state; applies a definite answer. Returns true when the payment was
     /// settled that way (or the provider could not be asked and the payment must wait for the next sweep).
     func recheckWithProvider(paymentID: String, at: Date) async throws -> Bool {
-        guard let payment = try await store.read({ connection in
-            try await connection.query("SELECT provider, provider_payment_id, mode FROM payments WHERE id = \(paymentID)").first
-        }),
-            let providerName = try payment.optionalString("provider"), let providerPaymentID = try payment.optionalString("provider_payment_id"),
-            let provider = providers.provider(named: providerName), provider.availability.isEnabled
+        guard let payment = try await store.payment(id: paymentID), let providerPaymentID = payment.providerPaymentID,
+            let provider = providers.provider(named: payment.provider), provider.availability.isEnabled
         else { return false }
+        let providerName = payment.provider
         let state: ProviderPaymentState?
         do {
             state = try await provider.fetchPayment(providerPaymentID: providerPaymentID)

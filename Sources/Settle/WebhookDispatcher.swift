@@ -82,6 +82,9 @@ public final class WebhookDispatcher: Sendable {
         }
     }
 
+    /// Waits until the schema is ready (the dispatcher must not write while migrations run).
+    public func waitUntilReady() async throws { try await store.waitUntilMigrated() }
+
     /// Asks ``run()`` to stop after the deliveries in flight.
     public func stop() { stopping.store(true, ordering: .relaxed) }
 

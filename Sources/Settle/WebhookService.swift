@@ -6,9 +6,7 @@ import SettleStore
 /// Merchant webhook endpoints and the events they receive.
 public struct WebhookService: Sendable {
     /// Event types a merchant can subscribe to.
-    public static let eventTypes: [String] =
-        ["payment.created"] + PaymentStatus.allCases.filter { $0 != .requiresAction }.map(\.eventType)
-        + ["payment.refunded", "payment.fulfilled"]
+    public static let eventTypes: [String] = EventType.allCases.map(\.rawValue)
 
     let store: Store
     let policy: EndpointAddressPolicy
@@ -25,14 +23,14 @@ public struct WebhookService: Sendable {
     func validateEvents(_ events: [String]) throws(SettleError) -> [String] {
         guard !events.isEmpty else { throw .invalid("enabled_events", "enabled_events must list event types, or be [\"*\"].") }
         for type in events where type != "*" && !Self.eventTypes.contains(type) {
-            throw .invalid("enabled_events", "Unknown event type \(type.prefix(64)); known: \(Self.eventTypes.joined(separator: ", ")).")
+            throw .invalid("enabled_events", "Unknown event type \(Text.echo(type, limit: 64)); known: \(Self.eventTypes.joined(separator: ", ")).")
         }
         return events.contains("*") ? ["*"] : Array(Set(events)).sorted()
     }
 
-    func audit(_ caller: Caller, _ action: String, _ endpoint: WebhookEndpoint, before: JSONValue = .null, at: Date) -> AuditRecord {
+    func audit(_ caller: Caller, _ action: AuditAction, _ endpoint: WebhookEndpoint, before: JSONValue = .null, at: Date) -> AuditRecord {
         AuditRecord(
-            actorKind: caller.actorKind, actorID: caller.apiKeyID, action: action, targetType: "webhook_endpoint", targetID: endpoint.id,
+            actorKind: caller.actorKind, actorID: caller.apiKeyID, action: action, targetType: .webhookEndpoint, targetID: endpoint.id,
             before: before, after: endpoint.apiObject(showSecret: false), requestID: caller.requestID, at: at
         )
     }
@@ -49,16 +47,16 @@ public struct WebhookService: Sendable {
         if let description { try PaymentService.text(description, param: "description", max: 500) }
         let at = now()
         let endpoint = WebhookEndpoint(mode: caller.mode, url: url, description: description, enabledEvents: events, at: at)
-        try await write { tx in
+        try await write(caller) { tx in
             try await tx.insertWebhookEndpoint(endpoint)
-            try await tx.appendAudit(audit(caller, "webhook_endpoint.created", endpoint, at: at))
+            try await tx.appendAudit(audit(caller, .webhookEndpointCreated, endpoint, at: at))
         }
         return endpoint
     }
 
     public func endpoint(id: String, mode: Mode) async throws(SettleError) -> WebhookEndpoint {
         let found = try await read { try await store.webhookEndpoint(id: id, mode: mode) }
-        guard let found else { throw .notFound("webhook_endpoint", id: id) }
+        guard let found else { throw .notFound(.webhookEndpoint, id: id) }
         return found
     }
 
@@ -74,8 +72,9 @@ public struct WebhookService: Sendable {
             do { _ = try policy.validate(url: url, mode: caller.mode) } catch { throw .invalid("url", error.message) }
         }
         let events = try enabledEvents.map { events throws(SettleError) in try validateEvents(events) }
+        if let description { try PaymentService.text(description, param: "description", max: 500) }
         let at = now()
-        return try await mutate(id: id, caller: caller, action: "webhook_endpoint.updated", at: at) { endpoint in
+        return try await mutate(id: id, caller: caller, action: .webhookEndpointUpdated, at: at) { endpoint in
             if let url { endpoint.url = url }
             if let events { endpoint.enabledEvents = events }
             if let description { endpoint.description = description }
@@ -91,7 +90,7 @@ public struct WebhookService: Sendable {
     public func rotateSecret(id: String, caller: Caller) async throws(SettleError) -> WebhookEndpoint {
         let at = now()
         let fresh = StandardWebhookSecret.generate().serialized
-        return try await mutate(id: id, caller: caller, action: "webhook_endpoint.secret_rotated", at: at) { endpoint in
+        return try await mutate(id: id, caller: caller, action: .webhookEndpointSecretRotated, at: at) { endpoint in
             endpoint.previousSecret = endpoint.secret
             endpoint.previousSecretExpiresAt = at.addingTimeInterval(86_400)
             endpoint.secret = fresh
@@ -100,21 +99,21 @@ public struct WebhookService: Sendable {
 
     public func delete(id: String, caller: Caller) async throws(SettleError) {
         let at = now()
-        try await write { tx in
+        try await write(caller) { tx in
             guard let endpoint = try await tx.lockWebhookEndpoint(id: id, mode: caller.mode) else {
-                throw SettleError.notFound("webhook_endpoint", id: id)
+                throw SettleError.notFound(.webhookEndpoint, id: id)
             }
             try await tx.deleteWebhookEndpoint(id: id, at: at)
-            try await tx.appendAudit(audit(caller, "webhook_endpoint.deleted", endpoint, at: at))
+            try await tx.appendAudit(audit(caller, .webhookEndpointDeleted, endpoint, at: at))
         }
     }
 
     private func mutate(
-        id: String, caller: Caller, action: String, at: Date, _ change: @escaping @Sendable (inout WebhookEndpoint) -> Void
+        id: String, caller: Caller, action: AuditAction, at: Date, _ change: @escaping @Sendable (inout WebhookEndpoint) -> Void
     ) async throws(SettleError) -> WebhookEndpoint {
-        try await write { tx in
+        try await write(caller) { tx in
             guard var endpoint = try await tx.lockWebhookEndpoint(id: id, mode: caller.mode) else {
-                throw SettleError.notFound("webhook_endpoint", id: id)
+                throw SettleError.notFound(.webhookEndpoint, id: id)
             }
             let before = endpoint.apiObject(showSecret: false)
             change(&endpoint)
@@ -128,7 +127,7 @@ public struct WebhookService: Sendable {
     /// Queues an event again: for one endpoint, or for every enabled endpoint that receives its type.
     public func resend(eventID: String, endpointID: String?, caller: Caller) async throws(SettleError) -> Int {
         let event = try await read { try await store.event(id: eventID, mode: caller.mode) }
-        guard let event else { throw .notFound("event", id: eventID) }
+        guard let event else { throw .notFound(.event, id: eventID) }
         let targets: [WebhookEndpoint]
         if let endpointID {
             targets = [try await endpoint(id: endpointID, mode: caller.mode)]
@@ -136,13 +135,13 @@ public struct WebhookService: Sendable {
             targets = try await list(mode: caller.mode).filter { $0.status == .enabled && $0.receives(event.type) }
         }
         let at = now()
-        try await write { tx in
+        try await write(caller) { tx in
             for target in targets {
                 try await tx.queueMessage(endpointID: target.id, eventID: event.id, eventType: event.type, at: at)
             }
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: "event.resent", targetType: "event", targetID: event.id,
+                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: .eventResent, targetType: .event, targetID: event.id,
                     after: .object([("endpoints", .array(targets.map { .string($0.id) }))]), requestID: caller.requestID, at: at
                 )
             )
@@ -163,12 +162,12 @@ public struct WebhookService: Sendable {
         let since = try Self.sinceDate(seconds)
         let endpoint = try await endpoint(id: endpointID, mode: caller.mode)
         let at = now()
-        return try await write { tx in
+        return try await write(caller) { tx in
             let count = try await tx.recoverFailedMessages(endpointID: endpoint.id, since: since, at: at, limit: chunk)
             try await tx.appendAudit(
                 AuditRecord(
-                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: "webhook_endpoint.recovered",
-                    targetType: "webhook_endpoint", targetID: endpoint.id,
+                    actorKind: caller.actorKind, actorID: caller.apiKeyID, action: .webhookEndpointRecovered,
+                    targetType: .webhookEndpoint, targetID: endpoint.id,
                     after: .object([("since", .int(UnixTime.seconds(since))), ("requeued", .int(Int64(count)))]),
                     requestID: caller.requestID, at: at
                 )
@@ -191,7 +190,7 @@ public struct WebhookService: Sendable {
 
     public func event(id: String, mode: Mode) async throws(SettleError) -> StoredEvent {
         let found = try await read { try await store.event(id: id, mode: mode) }
-        guard let found else { throw .notFound("event", id: id) }
+        guard let found else { throw .notFound(.event, id: id) }
         return found
     }
 
@@ -200,15 +199,20 @@ public struct WebhookService: Sendable {
     {
         if let startingAfter {
             guard try await read({ try await store.event(id: startingAfter, mode: mode) }) != nil else {
-                throw .invalid("starting_after", "No event with id \(startingAfter.prefix(64)) to continue after.")
+                throw .invalid("starting_after", "No event with id \(Text.echo(startingAfter, limit: 64)) to continue after.")
             }
         }
         return try await read { try await store.events(mode: mode, type: type, objectID: objectID, limit: limit, startingAfter: startingAfter) }
     }
 
-    func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError) -> T {
-        try await store.perform(work, logger: logger)
+    func write<T: Sendable>(_ caller: Caller, _ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws(SettleError)
+        -> T
+    {
+        try await store.perform(work, logger: logger(for: caller))
     }
+
+    /// The logger for one caller's request.
+    func logger(for caller: Caller) -> Logger { logger.forRequest(caller.requestID) }
 
     func read<T: Sendable>(_ body: () async throws -> T) async throws(SettleError) -> T {
         try await store.fetch(body, logger: logger)

@@ -9,12 +9,23 @@ public enum ActorKind: String, Sendable, Hashable, Codable {
     case system
 }
 
+/// What an audit entry is about.
+public enum AuditTarget: String, Sendable, Hashable, Codable {
+    case payment
+    case apiKey = "api_key"
+    case webhookEndpoint = "webhook_endpoint"
+    case event
+    case notification
+    case provider
+    case providerTransaction = "provider_transaction"
+}
+
 /// One entry of the append-only audit trail, before it is chained.
 public struct AuditRecord: Sendable, Hashable {
     public var actorKind: ActorKind
     public var actorID: String
-    public var action: String
-    public var targetType: String
+    public var action: AuditAction
+    public var targetType: AuditTarget
     public var targetID: String
     public var before: JSONValue
     public var after: JSONValue
@@ -22,7 +33,7 @@ public struct AuditRecord: Sendable, Hashable {
     public var at: Date
 
     public init(
-        actorKind: ActorKind, actorID: String, action: String, targetType: String, targetID: String,
+        actorKind: ActorKind, actorID: String, action: AuditAction, targetType: AuditTarget, targetID: String,
         before: JSONValue = .null, after: JSONValue = .null, requestID: String? = nil, at: Date
     ) {
         self.actorKind = actorKind

@@ -60,17 +60,7 @@ extension MoneyError {
 
     /// A safe, short rendering of caller input: at most ``echoLimit`` characters, with
     /// quotes, backslashes, control and non-ASCII characters escaped.
-    static func echo(_ input: String) -> String {
-        let head = input.prefix(echoLimit)
-        var out = ""
-        for scalar in head.unicodeScalars {
-            out += scalar.escaped(asASCII: true)
-        }
-        if head.endIndex != input.endIndex {
-            out += "..."
-        }
-        return out
-    }
+    static func echo(_ input: String) -> String { Text.echo(input, limit: echoLimit) }
 
     static func unknownCurrency(_ code: String) -> MoneyError {
         MoneyError(

@@ -15,6 +15,7 @@ extension Payment {
             ("customer", customer.map { c in
                 .object([("email", .string(c.email)), ("name", .string(c.name)), ("phone", .string(c.phone))])
             } ?? .null),
+            ("payment_method", (paymentMethod ?? PaymentMethod(type: PaymentMethod.checkoutType)).apiObject),
             ("checkout_url", .string(checkoutURL)),
             ("return_url", .string(returnURL)),
             ("cancel_url", .string(cancelURL)),

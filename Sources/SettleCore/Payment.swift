@@ -37,6 +37,8 @@ public struct Payment: Sendable, Hashable {
     public var returnURL: String?
     public var cancelURL: String?
     public var metadata: [String: String]
+    /// How the buyer pays, as the merchant chose it (`nil`: the provider's hosted page).
+    public var paymentMethod: PaymentMethod?
     public var checkoutURL: String?
     public var providerPaymentID: String?
     public var failure: PaymentFailure?
@@ -51,7 +53,8 @@ public struct Payment: Sendable, Hashable {
     public init(
         id: String, mode: Mode, status: PaymentStatus, amount: Money, provider: String, reference: String,
         description: String? = nil, customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil,
-        metadata: [String: String] = [:], checkoutURL: String? = nil, providerPaymentID: String? = nil,
+        metadata: [String: String] = [:], paymentMethod: PaymentMethod? = nil, checkoutURL: String? = nil,
+        providerPaymentID: String? = nil,
         failure: PaymentFailure? = nil, amountRefunded: Int64 = 0, fulfilledAt: Date? = nil, expiresAt: Date? = nil,
         createdAt: Date, updatedAt: Date
     ) {
@@ -66,6 +69,7 @@ public struct Payment: Sendable, Hashable {
         self.returnURL = returnURL
         self.cancelURL = cancelURL
         self.metadata = metadata
+        self.paymentMethod = paymentMethod
         self.checkoutURL = checkoutURL
         self.providerPaymentID = providerPaymentID
         self.failure = failure

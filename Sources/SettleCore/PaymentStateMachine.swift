@@ -32,6 +32,8 @@ public struct PaymentStateMachine: Sendable, Hashable {
         case merchantCancel
         /// The payment's `expires_at` has passed (the sweep).
         case clockExpiry
+        /// The provider refused to create the payment (or could not be reached) when Settle asked it to.
+        case providerRefusedCreation
     }
 
     /// Why a transition happened or did not.
@@ -45,6 +47,7 @@ public struct PaymentStateMachine: Sendable, Hashable {
         case underReview = "under_review"
         case merchantRequest = "merchant_request"
         case expiredByClock = "expired_by_clock"
+        case providerRefused = "provider_refused"
     }
 
     /// The answer for one input.
@@ -79,6 +82,8 @@ public struct PaymentStateMachine: Sendable, Hashable {
             return status.isFinal ? .refuse(reason: .alreadyFinal) : .move(to: .canceled, reason: .merchantRequest)
         case .clockExpiry:
             return status.isFinal ? .unchanged(reason: .alreadyFinal) : .move(to: .expired, reason: .expiredByClock)
+        case .providerRefusedCreation:
+            return status == .requiresAction ? .move(to: .failed, reason: .providerRefused) : .refuse(reason: .alreadyFinal)
         }
     }
 

@@ -23,8 +23,5 @@ public enum PaymentStatus: String, Sendable, Hashable, CaseIterable, Codable, Cu
         }
     }
 
-    /// The merchant event type written when a payment enters this status.
-    public var eventType: String { "payment.\(rawValue)" }
-
     public var description: String { rawValue }
 }

@@ -9,7 +9,7 @@ public struct ProviderTransaction: Sendable, Hashable {
     /// The provider's id for the transaction.
     public var providerTransactionID: String
     public var paymentID: String
-    /// The provider's state code (Payme: 1 created, 2 performed, -1 cancelled, -2 cancelled after perform).
+    /// The provider's own state code; only the provider's folder gives it meaning.
     public var state: Int
     /// In the payment's minor units.
     public var amount: Int64
@@ -20,7 +20,8 @@ public struct ProviderTransaction: Sendable, Hashable {
     public var cancelTime: Int64
     /// The provider's reason code for a cancellation.
     public var reason: Int?
-    /// While the transaction is open, the sweep does not expire its payment before this time.
+    /// Until when (Unix milliseconds) the provider may still complete this transaction; the provider's
+    /// ``expiryHold`` decides what that means for the sweep.
     public var openUntil: Int64?
     /// The account fields the provider named the payment with.
     public var account: [String: String]

@@ -15,9 +15,10 @@ public struct CircuitBreakerState: Sendable, Hashable {
     public let threshold: Int
     public let cooldown: TimeInterval
 
-    public init(threshold: Int = 5, cooldown: TimeInterval = 30) {
+    public init(threshold: Int = 5, cooldown: Duration = .seconds(30)) {
         self.threshold = threshold
-        self.cooldown = cooldown
+        let (seconds, attoseconds) = cooldown.components
+        self.cooldown = TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 
     /// Whether a call may go out now (moving from open to half-open once the cooldown has passed).
@@ -44,10 +45,11 @@ public struct CircuitBreakerState: Sendable, Hashable {
     }
 }
 
+/// One provider's breaker, shared by every call to it.
 public final class CircuitBreaker: Sendable {
     private let state: Mutex<CircuitBreakerState>
 
-    public init(threshold: Int = 5, cooldown: TimeInterval = 30) {
+    public init(threshold: Int = 5, cooldown: Duration = .seconds(30)) {
         state = Mutex(CircuitBreakerState(threshold: threshold, cooldown: cooldown))
     }
 
@@ -55,24 +57,4 @@ public final class CircuitBreaker: Sendable {
     public func recordSuccess() { state.withLock { $0.recordSuccess() } }
     public func recordFailure(at now: Date = Date()) { state.withLock { $0.recordFailure(at: now) } }
     public var phase: CircuitBreakerState.Phase { state.withLock { $0.phase } }
-}
-
-/// Exponential backoff with full jitter for provider API calls.
-public struct RetryPolicy: Sendable, Hashable {
-    public var maxAttempts: Int
-    public var baseDelay: Duration
-    public var maxDelay: Duration
-
-    public init(maxAttempts: Int = 3, baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(2)) {
-        self.maxAttempts = maxAttempts
-        self.baseDelay = baseDelay
-        self.maxDelay = maxDelay
-    }
-
-    /// The pause before retry number `attempt` (1-based): a random duration up to `base × 2^(attempt-1)`, capped.
-    public func delay(beforeRetry attempt: Int) -> Duration {
-        let ceiling = min(maxDelay, baseDelay * (1 << min(attempt - 1, 20)))
-        let milliseconds = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
-        return .milliseconds(Int64.random(in: 0...max(1, milliseconds)))
-    }
 }

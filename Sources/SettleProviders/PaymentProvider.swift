@@ -24,14 +24,11 @@ public protocol PaymentProvider: Sendable {
     /// The modes this provider serves with its current credentials.
     var modes: Set<Mode> { get }
 
-    /// Refuses, before anything is stored, a payment this provider cannot take (a currency or amount format it
-    /// does not support), with the refused parameter (`amount`, `currency`) as the error's `providerCode`. The
-    /// default accepts everything.
+    /// Refuses, before anything is stored, a payment this provider cannot take (a currency, an amount format or a
+    /// payment-method field it does not support), with the refused parameter (`amount`, `currency`,
+    /// `payment_method.phone`) as the error's `providerCode`. Settle has already checked the payment method against
+    /// the provider's declared ``PaymentMethodSpec``s. The default accepts everything else.
     func validate(_ payment: Payment) throws(ProviderError)
-
-    /// Refuses provider-specific options it does not understand, with the option's name as `providerCode`. The
-    /// default refuses every option.
-    func validate(options: [String: String]) throws(ProviderError)
 
     /// Creates the payment at the provider. Called outside any database transaction.
     func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation
@@ -51,6 +48,14 @@ public protocol PaymentProvider: Sendable {
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
+
+    /// Whether the provider keeps transactions of its own in Settle (``SynchronousProvider``s such as Payme); the
+    /// sweep then hands them to ``expiryHold(for:transactions:now:)``. Defaults to false.
+    var keepsTransactions: Bool { get }
+
+    /// How long the sweep must leave an overdue payment open because the provider may still complete it (Payme
+    /// performs a created transaction for up to 12 hours). `nil`: the payment may expire now. The default is `nil`.
+    func expiryHold(for payment: Payment, transactions: [ProviderTransaction], now: Date) -> Date?
 }
 
 extension PaymentProvider {
@@ -60,11 +65,9 @@ extension PaymentProvider {
 
     public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
 
-    public func validate(options: [String: String]) throws(ProviderError) {
-        if let name = options.keys.sorted().first {
-            throw ProviderError(.unsupported, providerCode: name, "\(name) does not apply to provider \(self.name).")
-        }
-    }
+    public var keepsTransactions: Bool { false }
+
+    public func expiryHold(for payment: Payment, transactions: [ProviderTransaction], now: Date) -> Date? { nil }
 }
 
 /// A provider that calls Settle and reads Settle's answer as its protocol (Payme's Merchant API). The answer
@@ -107,8 +110,9 @@ public protocol ProviderLedgerTransaction: Sendable {
     func refundInFull(_ payment: Payment, providerRefundID: String, reason: String) async throws
     /// Replaces a stored credential of this provider (Payme's `ChangePassword`); audited without its value.
     func setCredential(_ name: String, value: String) async throws
-    /// Appends an audit entry for a change to one of this provider's transactions.
-    func audit(action: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws
+    /// Appends an audit entry for a change to one of this provider's transactions (`created`, `performed`, …; recorded
+    /// as `<provider>.transaction_<change>`).
+    func audit(change: String, transaction: ProviderTransaction, before: JSONValue, after: JSONValue) async throws
 }
 
 /// What one synchronous call led to: the answer, and what to store with the raw call.
@@ -130,7 +134,8 @@ public struct LedgerOutcome: Sendable {
     }
 }
 
-/// Credentials a provider stores in Settle's database (a key the provider rotated), read on each use.
+/// Credentials a provider stores in Settle's database (a key the provider rotated), read on each use. Names are the
+/// provider's own (`key`); Settle keeps them apart per provider.
 public struct StoredCredentials: Sendable {
     let read: @Sendable (String) async throws -> String?
 
@@ -163,16 +168,23 @@ public struct ProviderPaymentRequest: Sendable {
     public var notificationURL: String
     /// Settle's public base URL.
     public var publicURL: String
-    /// Provider-specific choices the merchant made (`payme_mode`), already validated by ``PaymentProvider/validate(options:)``.
-    public var options: [String: String]
+    /// Where the provider sends the buyer back when the merchant gave no `return_url`: Settle's return page, with
+    /// the token that lets it show this payment.
+    public var returnPageURL: String
 
-    public init(payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, options: [String: String] = [:]) {
+    public init(payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, returnPageURL: String) {
         self.payment = payment
-        self.options = options
         self.idempotencyKey = idempotencyKey
         self.notificationURL = notificationURL
         self.publicURL = publicURL
+        self.returnPageURL = returnPageURL
     }
+
+    /// The payment's `return_url`, else Settle's return page.
+    public var returnURL: String { payment.returnURL ?? returnPageURL }
+
+    /// How the buyer pays (the default type when the merchant chose none).
+    public var paymentMethod: PaymentMethod { payment.paymentMethod ?? PaymentMethod(type: PaymentMethod.checkoutType) }
 }
 
 /// What the provider created, and where the buyer goes next.

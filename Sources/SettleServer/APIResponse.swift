@@ -17,10 +17,6 @@ enum APIResponse {
         )
     }
 
-    static func error(_ error: SettleError, requestID: String) -> Response {
-        json(APIErrorBody.render(error, requestID: requestID), status: error.status)
-    }
-
     /// `{"object":"list","data":[…],"has_more":…}`.
     static func list(_ items: [JSONValue], hasMore: Bool) -> Response {
         json(.object([("object", .string("list")), ("data", .array(items)), ("has_more", .bool(hasMore))]))

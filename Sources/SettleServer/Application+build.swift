@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
-import NIOCore
 import ServiceLifecycle
 import Settle
 import SettleCore
@@ -13,85 +12,88 @@ import SettleStore
 public struct SettleApplication: Sendable {
     public let app: Application<RouterResponder<SettleRequestContext>>
     public let store: Store
+    public let useCases: UseCases
     public let runtime: ServerRuntime
-    public let providers: ProviderRegistry
+
+    public var providers: ProviderRegistry { useCases.providers }
+
+    /// The sandbox's signing secret once the server has started (configured, or generated and stored).
+    public var sandboxSecret: StandardWebhookSecret? { (providers.provider(named: SandboxProvider.name) as? SandboxProvider)?.secret }
 }
 
-/// Builds Settle: the store, the providers, the router, and the services. Migrations, the first key and the
-/// sandbox secret are handled before the server accepts traffic. `onFirstKey` is called once, on the first start
-/// of an empty database, with the only copy of the new key.
+/// The composition root: the one place that knows the store. It opens the database, builds the providers from the
+/// catalog and the use cases over the store, the router over the use cases, and the background services. Migrations,
+/// generated settings and the first key are handled before the server accepts traffic; `onFirstKey` is called once,
+/// on the first start of an empty database, with the only copy of the new key.
 public func buildApplication(
     _ configuration: SettleConfiguration, logger: Logger, httpClient: HTTPClient = .shared,
-    onFirstKey: @escaping @Sendable (Bootstrap.FirstKey) -> Void = { _ in }
+    onFirstKey: @escaping @Sendable (APIKeyService.CreatedKey) -> Void = { _ in }
 ) async throws -> SettleApplication {
     let location = try DatabaseLocation(url: configuration.databaseURL)
     let store = try await Store.open(location, durability: configuration.durability, logger: logger)
-    let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host, httpClient: httpClient)
-    let providers = ProviderRegistry([
-        SandboxProvider(secret: { runtime.sandboxSecret }),
-        StripeProvider(configuration: configuration.stripe, httpClient: httpClient, logger: logger),
-        PaymeProvider(
-            configuration: configuration.payme, credentials: StoredCredentials { name in try await store.setting(name) },
-            httpClient: httpClient, logger: logger
-        ),
-    ])
-    let router = buildRouter(store: store, providers: providers, runtime: runtime, configuration: configuration, logger: logger)
+    let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
+    let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
+    let router = buildRouter(useCases)
+    var services: [any Service] = [
+        StoreService(store: store),
+        SweepService(sweeper: Sweeper(store: store, providers: useCases.providers, logger: logger), interval: configuration.sweepInterval),
+    ]
+    if configuration.runDispatcher {
+        services.append(
+            DispatcherService(dispatcher: WebhookDispatcher(store: store, httpClient: httpClient, configuration: configuration.webhooks, logger: logger))
+        )
+    }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Settle"),
-        services: [
-            StoreService(store: store),
-            SweepService(sweeper: Sweeper(store: store, providers: providers, logger: logger), interval: configuration.sweepInterval),
-        ] + (configuration.runDispatcher
-            ? [DispatcherService(dispatcher: WebhookDispatcher(store: store, httpClient: httpClient, configuration: configuration.webhooks, logger: logger))]
-            : []),
+        services: services,
         onServerRunning: { channel in
             if let port = channel.localAddress?.port { runtime.serverBound(port: port) }
             logger.info("Settle is listening", metadata: ["url": "\(runtime.publicURL)", "database": "\(location)"])
         },
         logger: logger
     )
+    let pageTokens = useCases.pageTokens
     app.beforeServerStarts {
-        let ran = try await store.migrate()
-        if !ran.isEmpty { logger.info("migrated", metadata: ["applied": "\(ran.joined(separator: ", "))"]) }
-        if let first = try await Bootstrap.ensureFirstKey(store: store) { onFirstKey(first) }
-        runtime.setSandboxSecret(try await Bootstrap.sandboxSecret(configured: configuration.sandboxWebhookSecret, store: store))
-        for line in providers.report { logger.info("provider \(line)") }
+        let first = try await Bootstrap.prepare(
+            store: store, providers: useCases.providers, pages: pageTokens, keys: useCases.apiKeys, logger: logger
+        )
+        if let first { onFirstKey(first) }
+        for line in useCases.providers.report { logger.info("provider \(line)") }
     }
-    return SettleApplication(app: app, store: store, runtime: runtime, providers: providers)
+    return SettleApplication(app: app, store: store, useCases: useCases, runtime: runtime)
 }
 
-/// The routes. Separate from ``buildApplication(_:logger:httpClient:onFirstKey:)`` so tests can build it alone.
-public func buildRouter(
-    store: Store, providers: ProviderRegistry, runtime: ServerRuntime, configuration: SettleConfiguration, logger: Logger
-) -> Router<SettleRequestContext> {
-    let router = Router(context: SettleRequestContext.self)
-    router.add(middleware: RequestIDMiddleware())
-    HealthController(store: store).addRoutes(to: router)
-    SandboxController(store: store, runtime: runtime).addRoutes(to: router)
-    ReturnPageController(store: store).addRoutes(to: router)
-    let v1 = router.group("v1")
-    WebhooksController(ingestor: NotificationIngestor(store: store, providers: providers, logger: logger)).addRoutes(to: v1)
-    let api = v1.group().add(middleware: AuthenticationMiddleware(store: store))
-    let payments = PaymentService(
-        store: store, providers: providers, publicURL: runtime.publicURLProvider,
-        limits: PaymentLimits(maximumAmount: configuration.maximumAmount), logger: logger
+/// The use cases over `store`, with the catalog's providers configured from `configuration`.
+func makeUseCases(
+    store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, httpClient: HTTPClient, logger: Logger
+) -> UseCases {
+    let providers = ProviderRegistry(
+        settings: configuration.providers, store: store, httpClient: httpClient, logger: logger,
+        client: { name in configuration.providerClients[name] ?? ProviderClient.Configuration() }
     )
-    PaymentsController(payments: payments, store: store).addRoutes(to: api)
-    let webhooks = WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger)
-    EventsController(webhooks: webhooks, store: store).addRoutes(to: api)
-    WebhookEndpointsController(webhooks: webhooks, store: store).addRoutes(to: api)
-    ProvidersController(providers: providers).addRoutes(to: api)
-    return router
-}
-
-extension ServerRuntime {
-    var publicURLProvider: @Sendable () -> String { { self.publicURL } }
+    let pageTokens = PageTokens()
+    let publicURL: @Sendable () -> String = { runtime.publicURL }
+    return UseCases(
+        payments: PaymentService(
+            store: store, providers: providers, publicURL: publicURL, pages: pageTokens,
+            limits: PaymentLimits(maximumAmount: configuration.maximumAmount), logger: logger
+        ),
+        idempotency: IdempotencyService(store: store, logger: logger),
+        apiKeys: APIKeyService(store: store, logger: logger),
+        webhooks: WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger),
+        notifications: NotificationIngestor(store: store, providers: providers, logger: logger),
+        providers: providers,
+        health: HealthService(store: store),
+        pages: BuyerPages(store: store, providers: providers, tokens: pageTokens, publicURL: publicURL, httpClient: httpClient, logger: logger),
+        pageTokens: pageTokens
+    )
 }
 
 /// Runs the store's background work (the PostgreSQL pool) for the server's lifetime.
-struct StoreService: Service {
+struct StoreService: Service, CustomStringConvertible {
     let store: Store
+    var description: String { "StoreService" }
 
     func run() async throws {
         do {
@@ -108,46 +110,14 @@ struct StoreService: Service {
     }
 }
 
-/// Delivers merchant webhooks for the server's lifetime; on graceful shutdown it stops claiming and lets the
-/// deliveries in flight finish.
-struct DispatcherService: Service {
-    let dispatcher: WebhookDispatcher
+// MARK: - CustomStringConvertible, CustomReflectable
 
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await dispatcher.store.waitUntilMigrated() }
-        } catch is CancellationError {
-            return  // shut down before the schema was ready
-        }
-        await withGracefulShutdownHandler {
-            await dispatcher.run()
-        } onGracefulShutdown: {
-            dispatcher.stop()
-        }
+extension SettleConfiguration: CustomStringConvertible, CustomReflectable {
+    /// Where it listens and which database, never a secret or a password.
+    public var description: String {
+        let database = (try? DatabaseLocation(url: databaseURL).description) ?? "<unparsable database url>"
+        return "SettleConfiguration(\(host):\(port), \(database))"
     }
-}
 
-/// Expires overdue payments every `interval` seconds.
-struct SweepService: Service {
-    let sweeper: Sweeper
-    let interval: Int
-
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                try await sweeper.store.waitUntilMigrated()
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .seconds(interval))
-                    do {
-                        try await sweeper.pollOpen()
-                        try await sweeper.expireDue()
-                    } catch {
-                        sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-        } catch is CancellationError {
-            // Graceful shutdown.
-        }
-    }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }

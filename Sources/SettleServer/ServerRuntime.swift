@@ -1,33 +1,24 @@
-import AsyncHTTPClient
-import Foundation
-import SettleCore
 import Synchronization
 
-/// What the server learns only once it runs: its public URL (configured, or from the bound port) and the
-/// sandbox secret (configured, or generated and stored on first start).
+/// What the server learns only once it runs: its public URL (configured, or from the bound port).
 public final class ServerRuntime: Sendable {
     private struct State {
         var publicURL: String?
-        var sandboxSecret: StandardWebhookSecret?
         var boundPort: Int?
     }
 
     private let state: Mutex<State>
     let host: String
-    public let httpClient: HTTPClient
 
-    init(publicURL: String?, host: String, httpClient: HTTPClient) {
+    init(publicURL: String?, host: String) {
         self.state = Mutex(State(publicURL: publicURL.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }))
         self.host = host
-        self.httpClient = httpClient
     }
 
     /// The base for every URL Settle hands out.
     public var publicURL: String {
         state.withLock { $0.publicURL } ?? "http://\(host):8080"
     }
-
-    public var sandboxSecret: StandardWebhookSecret? { state.withLock { $0.sandboxSecret } }
 
     /// The port the server bound, once it runs.
     public var boundPort: Int? { state.withLock { $0.boundPort } }
@@ -40,9 +31,5 @@ public final class ServerRuntime: Sendable {
                 state.publicURL = "http://\(visibleHost):\(port)"
             }
         }
-    }
-
-    func setSandboxSecret(_ secret: StandardWebhookSecret) {
-        state.withLock { $0.sandboxSecret = secret }
     }
 }

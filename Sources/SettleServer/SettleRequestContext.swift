@@ -23,7 +23,7 @@ public struct SettleRequestContext: RequestContext {
     /// The authenticated caller; the authentication middleware guarantees it on API routes.
     func requireCaller() throws(SettleError) -> Caller {
         guard var caller else {
-            throw SettleError(.authentication, status: 401, code: "api_key_missing", "Send your secret key as Authorization: Bearer sk_….")
+            throw SettleError(.apiKeyMissing, "Send your secret key as Authorization: Bearer sk_….")
         }
         caller.requestID = requestID
         return caller

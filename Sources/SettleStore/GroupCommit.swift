@@ -128,9 +128,9 @@ final class GroupCommit: Sendable {
                 logger.debug("write batch hit a deadlock; retrying", metadata: ["attempt": "\(attempt)"])
                 continue
             } catch {
+                // Each job's caller reports the failure (once, where it answers for it).
                 let failure: any Error =
                     (error as? StoreError) ?? StoreError(.unavailable, "The database could not complete the write.")
-                logger.error("write batch failed", metadata: ["jobs": "\(batch.count)", "error": "\(failure)"])
                 return batch.map { _ in .failure(failure) }
             }
         }

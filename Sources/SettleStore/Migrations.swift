@@ -48,7 +48,7 @@ enum Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -175,6 +175,15 @@ enum Schema {
             )
             """,
             "CREATE INDEX refunds_payment ON refunds (payment_id, seq)",
+        ]
+    }
+
+    /// How the buyer pays (`payment_method`, JSON), and generated provider settings named `<provider>.<key>` like the
+    /// credentials providers store (the sandbox's secret was `sandbox_webhook_secret`).
+    static let paymentMethods = Migration(version: 4, name: "payment_methods") { _ in
+        [
+            "ALTER TABLE payments ADD COLUMN payment_method TEXT",
+            "UPDATE settings SET name = 'sandbox.webhook_secret' WHERE name = 'sandbox_webhook_secret'",
         ]
     }
 }

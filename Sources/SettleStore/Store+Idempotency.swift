@@ -1,31 +1,6 @@
 import Foundation
 import SettleCore
 
-/// Where an idempotency key stands when a request claims it.
-public enum IdempotencyClaim: Sendable, Hashable {
-    /// First use (or an expired or abandoned one): go ahead.
-    case proceed
-    /// Same key, same request, finished: send this response again.
-    case replay(status: Int, body: [UInt8])
-    /// Same key, different request.
-    case mismatch
-    /// Same key, the first request is still running.
-    case inProgress
-}
-
-/// Identifies one idempotent request: the API key it came with and the merchant's key.
-public struct IdempotencyScope: Sendable, Hashable {
-    public var apiKeyID: String
-    public var key: String
-    public var requestHash: String
-
-    public init(apiKeyID: String, key: String, requestHash: String) {
-        self.apiKeyID = apiKeyID
-        self.key = key
-        self.requestHash = requestHash
-    }
-}
-
 extension StoreTransaction {
     /// Keys live 24 hours; a request that has held its key for `staleAfter` without finishing is taken to have died.
     public func claimIdempotencyKey(
@@ -49,7 +24,10 @@ extension StoreTransaction {
         let state = try row.string("state")
         let lockedAt = try row.int("locked_at")
         let expired = createdAt < nowMS - lifetimeSeconds * 1000
-        let stale = state == "running" && lockedAt < nowMS - staleAfterSeconds * 1000
+        let sameRequest = (try row.string("request_hash")) == scope.requestHash
+        // A request that died holding its key may be taken over, but only by the same request: another body with
+        // the key is still a reuse.
+        let stale = state == "running" && lockedAt < nowMS - staleAfterSeconds * 1000 && sameRequest
         if expired || stale {
             try await query(
                 """
@@ -60,7 +38,7 @@ extension StoreTransaction {
             )
             return .proceed
         }
-        if (try row.string("request_hash")) != scope.requestHash { return .mismatch }
+        if !sameRequest { return .mismatch }
         if state == "running" { return .inProgress }
         return .replay(status: Int(try row.int("response_status")), body: try row.bytes("response_body"))
     }

@@ -7,11 +7,12 @@ extension StoreTransaction {
         try await query(
             """
             INSERT INTO payments (id, mode, status, amount, currency, provider, reference, description, customer,
-                return_url, cancel_url, metadata, checkout_url, provider_payment_id, failure_code, failure_message,
+                return_url, cancel_url, metadata, payment_method, checkout_url, provider_payment_id, failure_code, failure_message,
                 expires_at, created_at, updated_at)
             VALUES (\(payment.id), \(payment.mode.rawValue), \(payment.status.rawValue), \(payment.amount.minorUnits),
                 \(payment.amount.currency.code), \(payment.provider), \(payment.reference), \(payment.description),
                 \(customer), \(payment.returnURL), \(payment.cancelURL), \(JSONValue.stringMap(payment.metadata).serialized()),
+                \(payment.paymentMethod.map { $0.apiObject.serialized() }),
                 \(payment.checkoutURL), \(payment.providerPaymentID), \(payment.failure?.code), \(payment.failure?.message),
                 \(payment.expiresAt.map(UnixTime.milliseconds)), \(UnixTime.milliseconds(payment.createdAt)),
                 \(UnixTime.milliseconds(payment.updatedAt)))
@@ -59,7 +60,8 @@ extension StoreTransaction {
     /// Writes a merchant-facing event (`payment.succeeded`, …) carrying the payment as the API shows it, and
     /// queues it for every endpoint that receives its type — in this same transaction.
     @discardableResult
-    public func insertEvent(type: String, payment: Payment, at: Date) async throws -> String {
+    public func insertEvent(type eventType: EventType, payment: Payment, at: Date) async throws -> String {
+        let type = eventType.rawValue
         let id = Identifier.make("evt")
         let data = JSONValue.object([("object", payment.apiObject)]).serialized()
         try await query(
@@ -73,43 +75,38 @@ extension StoreTransaction {
     }
 }
 
-/// Filters for listing payments.
-public struct PaymentFilter: Sendable, Hashable {
-    public var mode: Mode
-    public var reference: String?
-    public var status: PaymentStatus?
-    public var provider: String?
-    public var limit: Int
-    public var startingAfter: String?
-
-    public init(
-        mode: Mode, reference: String? = nil, status: PaymentStatus? = nil, provider: String? = nil, limit: Int = 10,
-        startingAfter: String? = nil
-    ) {
-        self.mode = mode
-        self.reference = reference
-        self.status = status
-        self.provider = provider
-        self.limit = limit
-        self.startingAfter = startingAfter
-    }
-}
-
-/// One entry of a payment's timeline: a status change (event) or a notification.
-public struct TimelineEntry: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        case event
-        case notification
-    }
-
-    public var kind: Kind
-    public var id: String
-    public var type: String
-    public var detail: String?
-    public var at: Date
-}
-
 extension Store {
+    /// A payment in any mode (the sweep, and pages that carry a token bound to the payment).
+    public func payment(id: String) async throws -> Payment? {
+        try await read { connection in
+            try await connection.query("SELECT * FROM payments WHERE id = \(id)").first.map(Payment.init(row:))
+        }
+    }
+
+    /// Payments past their `expires_at` that have not reached a final status, the longest overdue first.
+    public func overduePayments(at: Date, limit: Int) async throws -> [Payment] {
+        try await read { connection in
+            try await connection.query(
+                """
+                SELECT * FROM payments WHERE status IN ('requires_action', 'processing')
+                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at)) ORDER BY expires_at LIMIT \(limit)
+                """
+            ).map(Payment.init(row:))
+        }
+    }
+
+    /// Ids of a provider's open payments that it knows (a provider id), least recently changed first.
+    public func openPaymentIDs(provider: String, limit: Int) async throws -> [String] {
+        try await read { connection in
+            try await connection.query(
+                """
+                SELECT id FROM payments WHERE provider = \(provider) AND status IN ('requires_action', 'processing')
+                AND provider_payment_id IS NOT NULL ORDER BY updated_at LIMIT \(limit)
+                """
+            ).map { try $0.string("id") }
+        }
+    }
+
     public func payment(id: String, mode: Mode) async throws -> Payment? {
         try await read { connection in
             try await connection.query("SELECT * FROM payments WHERE id = \(id) AND mode = \(mode.rawValue)")
@@ -180,6 +177,13 @@ extension Payment {
         else { throw StoreError(.decoding, "Stored payment has an unknown mode or status.") }
         let customer = try row.optionalString("customer").flatMap { try? JSONDecoder().decode(Customer.self, from: Data($0.utf8)) }
         let metadata = (try? JSONDecoder().decode([String: String].self, from: Data(try row.string("metadata").utf8))) ?? [:]
+        let paymentMethod = try row.optionalString("payment_method").flatMap { text -> PaymentMethod? in
+            guard case .object(let members)? = try? JSONValue.parse(Array(text.utf8)), let type = members.first(where: { $0.0 == "type" })?.1.stringValue
+            else { return nil }
+            var fields: [String: String] = [:]
+            for (name, value) in members where name != "type" { fields[name] = value.stringValue }
+            return PaymentMethod(type: type, fields: fields)
+        }
         let failure: PaymentFailure? =
             if let code = try row.optionalString("failure_code") {
                 PaymentFailure(code: code, message: try row.optionalString("failure_message") ?? "")
@@ -189,7 +193,7 @@ extension Payment {
             amount: Money(minorUnits: try row.int("amount"), currency: currency), provider: try row.string("provider"),
             reference: try row.string("reference"), description: try row.optionalString("description"), customer: customer,
             returnURL: try row.optionalString("return_url"), cancelURL: try row.optionalString("cancel_url"),
-            metadata: metadata, checkoutURL: try row.optionalString("checkout_url"),
+            metadata: metadata, paymentMethod: paymentMethod, checkoutURL: try row.optionalString("checkout_url"),
             providerPaymentID: try row.optionalString("provider_payment_id"), failure: failure,
             amountRefunded: try row.optionalInt("amount_refunded") ?? 0,
             fulfilledAt: try row.optionalInt("fulfilled_at").map(UnixTime.date(milliseconds:)),

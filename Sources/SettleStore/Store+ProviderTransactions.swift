@@ -99,6 +99,16 @@ extension StoreTransaction {
     }
 }
 
+extension Store {
+    /// A payment's provider transactions, oldest first (the sweep asks the provider what they mean).
+    public func providerTransactions(paymentID: String) async throws -> [ProviderTransaction] {
+        try await read { connection in
+            try await connection.query("SELECT * FROM provider_transactions WHERE payment_id = \(paymentID) ORDER BY seq")
+                .map(ProviderTransaction.init(row:))
+        }
+    }
+}
+
 extension ProviderTransaction {
     init(row: SQLRow) throws {
         func map(_ column: String) throws -> [String: String] {

@@ -1,63 +1,6 @@
 import Foundation
 import SettleCore
 
-/// A merchant-facing event as stored.
-public struct StoredEvent: Sendable, Hashable {
-    public var id: String
-    public var mode: Mode
-    public var type: String
-    public var paymentID: String?
-    /// `{"object": …}` exactly as written with the change.
-    public var data: String
-    public var createdAt: Date
-
-    /// `{"id","object":"event","type","created_at","livemode","data":{…}}`: the API's and the webhooks' body.
-    public var json: String {
-        let head = JSONValue.object([
-            ("id", .string(id)), ("object", .string("event")), ("type", .string(type)),
-            ("created_at", .int(UnixTime.seconds(createdAt))), ("livemode", .bool(mode.isLive)),
-        ]).serialized()
-        return String(head.dropLast()) + ",\"data\":" + data + "}"
-    }
-}
-
-/// One message claimed for delivery, with what is needed to send it.
-public struct ClaimedMessage: Sendable, Hashable {
-    public var messageID: String
-    public var attempts: Int
-    public var endpoint: WebhookEndpoint
-    public var event: StoredEvent
-}
-
-/// What one delivery attempt found.
-public struct DeliveryAttempt: Sendable, Hashable {
-    public var statusCode: Int?
-    public var durationMilliseconds: Int64
-    /// The first 1 KiB of the response body.
-    public var responseBody: String?
-    public var error: String?
-    public var at: Date
-
-    public init(statusCode: Int?, durationMilliseconds: Int64, responseBody: String?, error: String?, at: Date) {
-        self.statusCode = statusCode
-        self.durationMilliseconds = durationMilliseconds
-        self.responseBody = responseBody
-        self.error = error
-        self.at = at
-    }
-}
-
-/// What to do with a message after an attempt.
-public enum DeliveryDecision: Sendable, Hashable {
-    case delivered
-    /// Try again at this time.
-    case retry(at: Date)
-    /// Dead letter: no more automatic attempts.
-    case failed
-    /// The endpoint said 410 Gone: disable it and stop.
-    case disableEndpoint(reason: String)
-}
-
 extension StoreTransaction {
     /// Queues the event for every enabled endpoint of its mode that receives its type (the outbox, written in the
     /// same transaction as the change).
@@ -232,27 +175,6 @@ extension StoreTransaction {
             )
         }
     }
-}
-
-/// An attempt as listed by the API.
-public struct StoredAttempt: Sendable, Hashable {
-    public var messageID: String
-    public var eventID: String
-    public var attemptedAt: Date
-    public var statusCode: Int?
-    public var durationMilliseconds: Int64
-    public var responseBody: String?
-    public var error: String?
-}
-
-/// A message's delivery state.
-public struct StoredMessage: Sendable, Hashable {
-    public var id: String
-    public var endpointID: String
-    public var eventID: String
-    public var state: String
-    public var attempts: Int
-    public var nextAttemptAt: Date
 }
 
 extension Store {

@@ -3,13 +3,6 @@ import Logging
 import SettleCore
 import Synchronization
 
-/// How hard a commit waits for the disk. `full` (the default) survives a process kill and a power loss;
-/// `normal` survives a process kill only (SQLite WAL with `synchronous=NORMAL`).
-public enum Durability: String, Sendable, Hashable {
-    case full
-    case normal
-}
-
 /// Settle's persistence: SQLite (embedded default) or PostgreSQL, behind operations at the level of the use
 /// cases. Writes go through a group commit (``write(_:)``); reads see committed data (``read(_:)``).
 public final class Store: Sendable {

@@ -58,12 +58,12 @@ public final class StoreTransaction: Sendable {
             let sequence = head.sequence + 1
             let hash = AuditChain.hash(
                 previousHash: head.hash, sequence: sequence, actorKind: record.actorKind.rawValue, actorID: record.actorID,
-                action: record.action, targetType: record.targetType, targetID: record.targetID, before: before,
+                action: record.action.name, targetType: record.targetType.rawValue, targetID: record.targetID, before: before,
                 after: after, requestID: record.requestID, atMilliseconds: at
             )
             values.append(
                 """
-                (\(sequence), \(record.actorKind.rawValue), \(record.actorID), \(record.action), \(record.targetType),
+                (\(sequence), \(record.actorKind.rawValue), \(record.actorID), \(record.action.name), \(record.targetType.rawValue),
                 \(record.targetID), \(before), \(after), \(record.requestID), \(at), \(head.hash), \(hash))
                 """
             )

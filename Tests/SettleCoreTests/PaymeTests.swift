@@ -37,13 +37,16 @@ import Testing
     }
 
     @Test func providerFailsClosedWithoutItsSettings() {
-        let logger = Logger(label: "test")
-        #expect(PaymeProvider(configuration: .init(key: "k"), credentials: .none, logger: logger).availability
+        let context = ProviderContext(logger: Logger(label: "test"))
+        #expect(PaymeProvider.make(settings: ["key": "k"], context: context).availability
             == .disabled(reason: "SETTLE_PAYME_MERCHANT_ID is not set"))
-        #expect(PaymeProvider(configuration: .init(merchantID: "m"), credentials: .none, logger: logger).availability
+        #expect(PaymeProvider.make(settings: ["merchant_id": "m"], context: context).availability
             == .disabled(reason: "SETTLE_PAYME_KEY is not set"))
-        let enabled = PaymeProvider(configuration: .init(merchantID: "m", key: "k"), credentials: .none, logger: logger)
+        #expect(PaymeProvider.make(settings: ["merchant_id": "m", "key": "k", "mode": "prod"], context: context).availability
+            == .disabled(reason: "SETTLE_PAYME_MODE must be test or live"))
+        let enabled = PaymeProvider.make(settings: ["merchant_id": "m", "key": "k"], context: context)
         #expect(enabled.availability == .enabled && enabled.modes == [.test])
+        #expect(PaymeProvider.make(settings: ["merchant_id": "m", "key": "k", "mode": "live"], context: context).modes == [.live])
     }
 }
 
@@ -74,7 +77,7 @@ import Testing
     @Test func storedKeyWins() async {
         let rotated = PaymeMerchantAPI(
             name: "payme", configuration: .init(merchantID: "m", key: "TEST_KEY_123"),
-            credentials: StoredCredentials { name in name == "payme.key" ? "NEW_KEY" : nil }
+            credentials: StoredCredentials { name in name == "key" ? "NEW_KEY" : nil }
         )
         #expect(await rotated.authenticate(call(authorization: "Basic UGF5Y29tOlRFU1RfS0VZXzEyMw==")) == .invalid)
         let header = "Basic " + Data("Paycom:NEW_KEY".utf8).base64EncodedString()

@@ -71,6 +71,6 @@ import Testing
 
     @Test func finalityAndEventTypes() {
         #expect(PaymentStatus.allCases.filter(\.isFinal) == [.succeeded, .failed, .canceled, .expired, .requiresReview])
-        #expect(PaymentStatus.requiresReview.eventType == "payment.requires_review")
+        #expect(PaymentStatus.requiresReview.eventType.rawValue == "payment.requires_review")
     }
 }

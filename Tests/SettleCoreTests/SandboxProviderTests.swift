@@ -41,14 +41,16 @@ import Testing
         tampered.body = Array(String(decoding: tampered.body, as: UTF8.self).replacingOccurrences(of: "100", with: "1").utf8)
         await #expect(throws: NotificationRejection.self) { try await provider.verify(notification(tampered)) }
         // Disabled without a secret: fail closed.
-        let disabled = SandboxProvider(secret: nil)
+        let disabled = SandboxProvider(settings: [:])
         #expect(!disabled.availability.isEnabled)
         let message = notifier.message(for: .approve, paymentID: "pay_x", amount: amount)
         do {
             _ = try await disabled.verify(notification(message))
             Issue.record("a disabled provider accepted a notification")
-        } catch {
+        } catch let error as NotificationRejection {
             #expect(error.code == .providerDisabled)
+        } catch {
+            Issue.record("unexpected \(error)")
         }
     }
 }

@@ -144,7 +144,7 @@ import Testing
                 )
                 Issue.record("a notification that could not be stored was acknowledged")
             } catch let error as SettleError {
-                #expect(error.status == 503)
+                #expect(error.httpStatus == 503)
             }
         }
     }

@@ -22,7 +22,7 @@ import Testing
         try await withSettle(databaseURL: url) { first in
             // The second instance shares the database and the sandbox secret stored by the first.
             try await withSettle(databaseURL: url) { second in
-                #expect(first.settle.runtime.sandboxSecret == second.settle.runtime.sandboxSecret)
+                #expect(first.settle.sandboxSecret == second.settle.sandboxSecret)
                 for _ in 0..<3 {
                     let id = try await first.createPayment()
                     try await deliverConcurrently(to: [first, second], paymentID: id)

@@ -25,9 +25,10 @@ import Testing
             #expect(page.text.contains("1,500.00 COP"))
             #expect(page.text.contains(#"value="approve""#))
 
+            let token = try #require(SandboxPage.formToken(page.text))
             let press = try await settle.request(
                 .POST, "/sandbox/checkout/\(id)", auth: false, contentType: "application/x-www-form-urlencoded",
-                rawBody: Array("action=approve".utf8)
+                rawBody: Array("action=approve&token=\(token)".utf8)
             )
             #expect(press.status == 303)
             #expect(press.headers.first(name: "location") == "https://shop.example/thanks")

@@ -9,7 +9,7 @@ import Testing
     func withStore(_ engine: Engine, _ body: @Sendable (Store) async throws -> Void) async throws {
         let url = try await engine.makeDatabaseURL()
         try await Store.withStore(try DatabaseLocation(url: url), logger: Engine.logger) { store in
-            #expect(try await store.migrate() == ["1 initial", "2 webhooks", "3 provider_transactions"])
+            #expect(try await store.migrate() == ["1 initial", "2 webhooks", "3 provider_transactions", "4 payment_methods"])
             #expect(try await store.migrate() == [])  // idempotent
             try await body(store)
         }
@@ -24,7 +24,7 @@ import Testing
     }
 
     static func audit(_ id: String) -> AuditRecord {
-        AuditRecord(actorKind: .system, actorID: "test", action: "test.write", targetType: "payment", targetID: id, at: Date())
+        AuditRecord(actorKind: .system, actorID: "test", action: .paymentCreated, targetType: .payment, targetID: id, at: Date())
     }
 
     struct Refusal: Error {}

@@ -30,8 +30,10 @@ import Testing
             defer { group.cancelAll() }
             while !emulator.isRunning { try await Task.sleep(for: .milliseconds(10)) }
             try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { configuration in
-                configuration.stripe = StripeConfiguration(secretKey: Self.apiKey, webhookSecret: Self.webhookSecret, apiBase: emulator.baseURL)
-                configuration.stripe.retry = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+                configuration.providers["stripe"] = ["secret_key": Self.apiKey, "webhook_secret": Self.webhookSecret, "api_base": emulator.baseURL]
+                configuration.providerClients["stripe"] = ProviderClient.Configuration(
+                    retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(10), maxDelay: .milliseconds(50))
+                )
                 configure(&configuration)
             }) { settle in
                 emulator.webhookURL = "\(settle.baseURL)/v1/webhooks/stripe"
@@ -74,10 +76,13 @@ import Testing
             let redirect = try await settle.client.execute(press, timeout: .seconds(10))
             #expect(redirect.status == .seeOther)
             let location = try #require(redirect.headers.first(name: "location"))
-            #expect(location == "\(settle.baseURL)/checkout/return/\(id)")
+            #expect(location.hasPrefix("\(settle.baseURL)/checkout/return/\(id)?token="), "\(location)")
             #expect(try await settle.paymentStatus(id) == "succeeded")
             let returnPage = try await settle.client.execute(HTTPClientRequest(url: location), timeout: .seconds(10))
             #expect(String(buffer: try await returnPage.body.collect(upTo: 1 << 20)).contains("Payment received"))
+            // Without the token bound to the payment, the return page shows nothing of it.
+            let bare = try await settle.request(.GET, "/checkout/return/\(id)", auth: false)
+            #expect(bare.status == 404 && !bare.text.contains("1,500.00"), "\(bare.text)")
         }
     }
 
@@ -153,8 +158,8 @@ import Testing
     @Test(arguments: Engine.enabled)
     func apiFailuresRetryThenTheBreakerOpensThenRecovers(_ engine: Engine) async throws {
         try await withStripe(engine, configure: {
-            $0.stripe.breakerThreshold = 2
-            $0.stripe.breakerCooldown = 1
+            $0.providerClients["stripe"]?.breakerThreshold = 2
+            $0.providerClients["stripe"]?.breakerCooldown = .seconds(1)
         }) { settle, emulator in
             // Two 500s, then success: retried transparently.
             var faults = emulator.faults

@@ -112,7 +112,7 @@ struct RunningSettle: Sendable {
 
     /// Plays the sandbox provider against this server.
     var notifier: SandboxNotifier {
-        SandboxNotifier(secret: settle.runtime.sandboxSecret!, webhookURL: "\(baseURL)/v1/webhooks/sandbox", httpClient: client)
+        SandboxNotifier(secret: settle.sandboxSecret!, webhookURL: "\(baseURL)/v1/webhooks/sandbox", httpClient: client)
     }
 }
 
@@ -163,4 +163,13 @@ func withSettle<T: Sendable>(
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Reading the sandbox checkout page.
+enum SandboxPage {
+    /// The hidden `token` field of the page's form (its CSRF token).
+    static func formToken(_ html: String) -> String? {
+        guard let range = html.range(of: #"name="token" value=""#) else { return nil }
+        return String(html[range.upperBound...].prefix { $0 != "\"" })
+    }
 }

@@ -317,7 +317,7 @@ import Testing
                             for index in 0..<100 {
                                 var payment = template
                                 payment.id = "pay_bulk_\(batch)_\(index)"
-                                try await tx.insertEvent(type: "payment.succeeded", payment: payment, at: Date())
+                                try await tx.insertEvent(type: .paymentSucceeded, payment: payment, at: Date())
                             }
                         }
                     }

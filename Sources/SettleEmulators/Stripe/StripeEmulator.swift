@@ -7,6 +7,7 @@ import NIOCore
 import NIOHTTP1
 import SettleCore
 import SettleProviders
+import Crypto
 import Synchronization
 
 /// Plays the part of Stripe that Settle uses, over real HTTP, so the whole flow runs offline: Checkout Sessions
@@ -74,6 +75,7 @@ public final class StripeEmulator: Sendable {
         var faults = Faults()
         var port: Int?
         var sentEvents: [String] = []
+        var createBodies: [String] = []
         var webhookURL: String?
     }
 
@@ -103,6 +105,16 @@ public final class StripeEmulator: Sendable {
     /// `http://host:port` once running.
     public var baseURL: String { "http://\(configuration.host):\(state.withLock { $0.port } ?? configuration.port)" }
     public var isRunning: Bool { state.withLock { $0.port } != nil }
+    /// The raw form bodies of every session-create call, in order (tests pin them to hand-written bytes).
+    public var receivedCreateBodies: [String] { state.withLock { $0.createBodies } }
+
+    /// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>" keyed with the secret's text>`, as Stripe signs, computed
+    /// here on its own (not with the adapter's verifier), so a bug on one side cannot cancel one on the other.
+    public static func signatureHeader(secret: String, timestamp: Int64, body: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(secret.utf8)))
+        return "t=\(timestamp),v1=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Ids of the events sent, in order.
     public var sentEvents: [String] { state.withLock { $0.sentEvents } }
 
@@ -169,7 +181,9 @@ public final class StripeEmulator: Sendable {
             response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
             return response
         }
-        let form = Dictionary(StripeForm.decode(text), uniquingKeysWith: { first, _ in first })
+        state.withLock { $0.createBodies.append(text) }
+        // The emulator reads forms with its own decoder, not the adapter's encoder run backwards.
+        let form = Dictionary(FormURLEncoded.pairs(Array(text.utf8)), uniquingKeysWith: { first, _ in first })
         func required(_ name: String) -> String? { form[name].flatMap { $0.isEmpty ? nil : $0 } }
         for name in ["mode", "line_items[0][price_data][currency]", "line_items[0][price_data][unit_amount]", "success_url"]
         where required(name) == nil {
@@ -255,7 +269,7 @@ public final class StripeEmulator: Sendable {
             ("created", .int(UnixTime.seconds(Date()))), ("livemode", .bool(false)), ("type", .string(type)),
             ("data", .object([("object", session.json(baseURL: baseURL))])),
         ]).bytes()
-        let signature = StripeSignature.header(
+        let signature = Self.signatureHeader(
             secret: secret ?? configuration.webhookSecret, timestamp: timestamp ?? UnixTime.seconds(Date()), body: body
         )
         return (id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body)
@@ -321,7 +335,7 @@ public final class StripeEmulator: Sendable {
     }
 
     private func choose(_ request: Request, id: String) async throws -> Response {
-        let form = Dictionary(StripeForm.decode(String(buffer: try await request.body.collect(upTo: 4096))), uniquingKeysWith: { a, _ in a })
+        let form = FormURLEncoded.parse(Array(buffer: try await request.body.collect(upTo: 4096)))
         guard let session = session(id) else { return Response(status: .notFound) }
         switch form["action"] {
         case "pay": try await pay(sessionID: id)

@@ -104,11 +104,11 @@ struct PaymeMerchantAPI: Sendable {
     func authenticate(_ call: InboundNotification) async -> Credential {
         let stored: String?
         do {
-            stored = try await credentials.value("\(name).\(Self.keyCredential)")
+            stored = try await credentials.value(Self.keyCredential)
         } catch {
             return .unavailable
         }
-        guard let key = stored ?? configuration.key, !key.isEmpty else { return .invalid }
+        guard let key = stored ?? configuration.key?.value, !key.isEmpty else { return .invalid }
         guard let header = call.header("authorization"), header.utf8.count <= 1024 else { return .invalid }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "basic",
@@ -203,7 +203,7 @@ struct PaymeMerchantAPI: Sendable {
             payment = try await order(account, in: tx)
         }
         if var existing = try await tx.transaction(providerTransactionID: id) {
-            guard existing.state == 1 else { throw Refusal(error: .cannotPerform, paymentID: payment.id) }
+            guard existing.paymeState == .created else { throw Refusal(error: .cannotPerform, paymentID: payment.id) }
             if now - existing.providerTime > Self.timeout {
                 try await cancelForTimeout(&existing, now: now, in: tx)
                 throw Refusal(error: .cannotPerform, paymentID: payment.id)
@@ -211,28 +211,28 @@ struct PaymeMerchantAPI: Sendable {
             return (Self.created(existing), payment.id)
         }
         try requirePayable(payment, amount: amount)
-        for var other in try await tx.transactions(paymentID: payment.id) where other.state == 1 {
+        for var other in try await tx.transactions(paymentID: payment.id) where other.paymeState == .created {
             if now - other.providerTime > Self.timeout { try await cancelForTimeout(&other, now: now, in: tx) }
         }
-        if try await tx.transactions(paymentID: payment.id).contains(where: { $0.state == 1 || $0.state == 2 }) {
+        if try await tx.transactions(paymentID: payment.id).contains(where: { $0.paymeState == .created || $0.paymeState == .performed }) {
             throw Refusal(error: .orderBusy(field), paymentID: payment.id)
         }
         var transaction = ProviderTransaction(
-            id: Identifier.make("ptx"), provider: name, providerTransactionID: id, paymentID: payment.id, state: 1,
+            id: Identifier.make("ptx"), provider: name, providerTransactionID: id, paymentID: payment.id, state: PaymeTransactionState.created.rawValue,
             amount: amount, providerTime: time, createTime: now, openUntil: time + Self.timeout, account: account
         )
         if now - time > Self.timeout {
             // Payme's clock says it is already too old to perform: record it cancelled by timeout.
-            transaction.state = -1
-            transaction.reason = 4
+            transaction.paymeState = .cancelled
+            transaction.reason = PaymeTransactionState.timeoutReason
             transaction.cancelTime = now
             transaction.openUntil = nil
             try await tx.insert(transaction)
-            try await tx.audit(action: "payme.transaction_cancelled", transaction: transaction, before: .null, after: Self.summary(transaction))
+            try await tx.audit(change: "cancelled", transaction: transaction, before: .null, after: Self.summary(transaction))
             throw Refusal(error: .cannotPerform, paymentID: payment.id)
         }
         try await tx.insert(transaction)
-        try await tx.audit(action: "payme.transaction_created", transaction: transaction, before: .null, after: Self.summary(transaction))
+        try await tx.audit(change: "created", transaction: transaction, before: .null, after: Self.summary(transaction))
         return (Self.created(transaction), payment.id)
     }
 
@@ -240,19 +240,19 @@ struct PaymeMerchantAPI: Sendable {
         -> (JSONValue, String?)
     {
         var (transaction, payment) = try await lockedTransaction(params, in: tx)
-        switch transaction.state {
-        case 2:
+        switch transaction.paymeState {
+        case .performed:
             return (Self.performed(transaction), payment.id)
-        case 1 where now - transaction.providerTime > Self.timeout:
+        case .created where now - transaction.providerTime > Self.timeout:
             try await cancelForTimeout(&transaction, now: now, in: tx)
             throw Refusal(error: .cannotPerform, paymentID: payment.id)
-        case 1:
+        case .created:
             let before = Self.summary(transaction)
-            transaction.state = 2
+            transaction.paymeState = .performed
             transaction.performTime = now
             transaction.openUntil = nil
             try await tx.update(transaction)
-            try await tx.audit(action: "payme.transaction_performed", transaction: transaction, before: before, after: Self.summary(transaction))
+            try await tx.audit(change: "performed", transaction: transaction, before: before, after: Self.summary(transaction))
             _ = try await tx.finalize(
                 payment, outcome: .succeeded, amountMinorUnits: transaction.amount, currencyCode: "UZS", type: "PerformTransaction"
             )
@@ -266,21 +266,21 @@ struct PaymeMerchantAPI: Sendable {
         let reason = Int(clamping: try params.integer("reason"))
         var (transaction, payment) = try await lockedTransaction(params, in: tx)
         let before = Self.summary(transaction)
-        switch transaction.state {
-        case 1:
-            transaction.state = -1
-        case 2:
+        switch transaction.paymeState {
+        case .created:
+            transaction.paymeState = .cancelled
+        case .performed:
             guard payment.fulfilledAt == nil else { throw Refusal(error: .cannotCancel, paymentID: payment.id) }
-            transaction.state = -2
-        default:
+            transaction.paymeState = .cancelledAfterPerform
+        case .cancelled, .cancelledAfterPerform:
             return (Self.cancelled(transaction), payment.id)  // already cancelled: the same answer
         }
         transaction.cancelTime = now
         transaction.reason = reason
         transaction.openUntil = nil
         try await tx.update(transaction)
-        try await tx.audit(action: "payme.transaction_cancelled", transaction: transaction, before: before, after: Self.summary(transaction))
-        if transaction.state == -2 {
+        try await tx.audit(change: "cancelled", transaction: transaction, before: before, after: Self.summary(transaction))
+        if transaction.paymeState == .cancelledAfterPerform {
             try await tx.refundInFull(payment, providerRefundID: transaction.providerTransactionID, reason: "payme_cancel_reason_\(reason)")
         }
         return (Self.cancelled(transaction), payment.id)
@@ -293,7 +293,7 @@ struct PaymeMerchantAPI: Sendable {
             .object([
                 ("create_time", .int(transaction.createTime)), ("perform_time", .int(transaction.performTime)),
                 ("cancel_time", .int(transaction.cancelTime)), ("transaction", .string(transaction.id)),
-                ("state", .int(Int64(transaction.state))), ("reason", .int(transaction.reason.map(Int64.init))),
+                ("state", .int(Int64(transaction.paymeState.rawValue))), ("reason", .int(transaction.reason.map(Int64.init))),
             ]),
             transaction.paymentID
         )
@@ -315,7 +315,7 @@ struct PaymeMerchantAPI: Sendable {
                                 ("amount", .int(transaction.amount)), ("account", .stringMap(transaction.account)),
                                 ("create_time", .int(transaction.createTime)), ("perform_time", .int(transaction.performTime)),
                                 ("cancel_time", .int(transaction.cancelTime)), ("transaction", .string(transaction.id)),
-                                ("state", .int(Int64(transaction.state))), ("reason", .int(transaction.reason.map(Int64.init))),
+                                ("state", .int(Int64(transaction.paymeState.rawValue))), ("reason", .int(transaction.reason.map(Int64.init))),
                                 ("receivers", .null),
                             ])
                         }
@@ -340,7 +340,7 @@ struct PaymeMerchantAPI: Sendable {
         transaction.fiscalData[type] = fiscalData.serialized()
         try await tx.update(transaction)
         try await tx.audit(
-            action: "payme.fiscal_data", transaction: transaction, before: .null, after: .object([("type", .string(type))])
+            change: "fiscal_data", transaction: transaction, before: .null, after: .object([("type", .string(type))])
         )
         return (.object([("success", .bool(true))]), payment.id)
     }
@@ -349,29 +349,29 @@ struct PaymeMerchantAPI: Sendable {
 
     func cancelForTimeout(_ transaction: inout ProviderTransaction, now: Int64, in tx: any ProviderLedgerTransaction) async throws {
         let before = Self.summary(transaction)
-        transaction.state = -1
-        transaction.reason = 4
+        transaction.paymeState = .cancelled
+        transaction.reason = PaymeTransactionState.timeoutReason
         transaction.cancelTime = now
         transaction.openUntil = nil
         try await tx.update(transaction)
-        try await tx.audit(action: "payme.transaction_cancelled", transaction: transaction, before: before, after: Self.summary(transaction))
+        try await tx.audit(change: "cancelled", transaction: transaction, before: before, after: Self.summary(transaction))
     }
 
     static func created(_ t: ProviderTransaction) -> JSONValue {
-        .object([("create_time", .int(t.createTime)), ("transaction", .string(t.id)), ("state", .int(Int64(t.state)))])
+        .object([("create_time", .int(t.createTime)), ("transaction", .string(t.id)), ("state", .int(Int64(t.paymeState.rawValue)))])
     }
 
     static func performed(_ t: ProviderTransaction) -> JSONValue {
-        .object([("transaction", .string(t.id)), ("perform_time", .int(t.performTime)), ("state", .int(Int64(t.state)))])
+        .object([("transaction", .string(t.id)), ("perform_time", .int(t.performTime)), ("state", .int(Int64(t.paymeState.rawValue)))])
     }
 
     static func cancelled(_ t: ProviderTransaction) -> JSONValue {
-        .object([("transaction", .string(t.id)), ("cancel_time", .int(t.cancelTime)), ("state", .int(Int64(t.state)))])
+        .object([("transaction", .string(t.id)), ("cancel_time", .int(t.cancelTime)), ("state", .int(Int64(t.paymeState.rawValue)))])
     }
 
     static func summary(_ t: ProviderTransaction) -> JSONValue {
         .object([
-            ("payme_id", .string(t.providerTransactionID)), ("payment", .string(t.paymentID)), ("state", .int(Int64(t.state))),
+            ("payme_id", .string(t.providerTransactionID)), ("payment", .string(t.paymentID)), ("state", .int(Int64(t.paymeState.rawValue))),
             ("reason", .int(t.reason.map(Int64.init))),
         ])
     }

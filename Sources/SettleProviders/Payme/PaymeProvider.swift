@@ -7,39 +7,39 @@ import SettleCore
 ///
 /// - **Checkout link** (default): the buyer goes to Payme's page through a GET link naming the payment by its id in
 ///   the configured account field.
-/// - **Receipt** (`"payme_mode": "receipt"`): Settle creates a Subscribe API receipt and hands back its pay link; the
+/// - **Receipt** (`"payment_method": {"type": "receipt"}`, or the older `"payme_mode": "receipt"`): Settle creates a Subscribe API receipt and hands back its pay link; the
 ///   sweep checks the receipt until it is paid (state 4) or cancelled (state 50).
 ///
 /// Either way Payme then calls Settle's Merchant API (``SynchronousProvider``), and `PerformTransaction` is what
 /// finalizes the payment. Amounts are UZS in tiyin, which are Settle's minor units: no conversion.
 public struct PaymeProvider: SynchronousProvider {
-    public let name = "payme"
     let configuration: PaymeConfiguration
     let merchantAPI: PaymeMerchantAPI
     let subscribe: PaymeSubscribeAPI?
     let logger: Logger
 
-    public init(
-        configuration: PaymeConfiguration, credentials: StoredCredentials, httpClient: HTTPClient = .shared, logger: Logger
-    ) {
+    public init(configuration: PaymeConfiguration, context: ProviderContext) {
         self.configuration = configuration
-        self.logger = logger
-        let merchantAPI = PaymeMerchantAPI(name: name, configuration: configuration, credentials: credentials)
-        self.merchantAPI = merchantAPI
+        self.logger = context.logger
+        let credentials = context.credentials
+        self.merchantAPI = PaymeMerchantAPI(name: Self.name, configuration: configuration, credentials: credentials)
+        let client = context.apiClient("Payme")
         self.subscribe = configuration.merchantID.map { merchantID in
             PaymeSubscribeAPI(
                 url: configuration.apiBase, merchantID: merchantID,
-                key: { () throws(ProviderError) -> String in
+                key: { () throws(ProviderError) -> Secret in
                     let stored: String?
                     do {
-                        stored = try await credentials.value("payme.\(PaymeMerchantAPI.keyCredential)")
+                        stored = try await credentials.value(PaymeMerchantAPI.keyCredential)
                     } catch {
                         throw ProviderError(.unavailable, "The stored Payme key could not be read.")
                     }
-                    guard let key = stored ?? configuration.key else { throw ProviderError(.disabled, "The Payme key is not set.") }
+                    guard let key = stored.map { Secret($0) } ?? configuration.key else {
+                        throw ProviderError(.disabled, "The Payme key is not set.")
+                    }
                     return key
                 },
-                http: httpClient, retry: configuration.retry, timeout: configuration.timeout, logger: logger
+                client: client
             )
         }
     }
@@ -48,7 +48,8 @@ public struct PaymeProvider: SynchronousProvider {
         guard let merchantID = configuration.merchantID, !merchantID.isEmpty else {
             return .disabled(reason: "SETTLE_PAYME_MERCHANT_ID is not set")
         }
-        guard let key = configuration.key, !key.isEmpty else { return .disabled(reason: "SETTLE_PAYME_KEY is not set") }
+        guard let key = configuration.key?.value, !key.isEmpty else { return .disabled(reason: "SETTLE_PAYME_KEY is not set") }
+        if let invalid = configuration.invalid { return .disabled(reason: invalid) }
         guard !configuration.accountField.isEmpty, !configuration.accountField.contains(";"), !configuration.accountField.contains("=")
         else { return .disabled(reason: "SETTLE_PAYME_ACCOUNT_FIELD is not a usable field name") }
         return .enabled
@@ -66,17 +67,6 @@ public struct PaymeProvider: SynchronousProvider {
         }
     }
 
-    public func validate(options: [String: String]) throws(ProviderError) {
-        for (name, value) in options {
-            guard name == "payme_mode" else {
-                throw ProviderError(.unsupported, providerCode: name, "\(name) does not apply to provider payme.")
-            }
-            guard value == "checkout" || value == "receipt" else {
-                throw ProviderError(.unsupported, providerCode: name, "payme_mode must be checkout or receipt.")
-            }
-        }
-    }
-
     public func createPayment(_ request: ProviderPaymentRequest) async throws(ProviderError) -> ProviderPaymentCreation {
         guard availability.isEnabled, let merchantID = configuration.merchantID else {
             throw ProviderError(.disabled, "The Payme provider is disabled.")
@@ -85,7 +75,7 @@ public struct PaymeProvider: SynchronousProvider {
         guard payment.mode == configuration.mode else {
             throw ProviderError(.unsupported, "The configured Payme cash desk does not serve \(payment.mode.rawValue)-mode payments.")
         }
-        if request.options["payme_mode"] == "receipt" {
+        if request.paymentMethod.type == "receipt" {
             guard let subscribe else { throw ProviderError(.disabled, "The Payme provider is disabled.") }
             let receipt = try await subscribe.create(
                 amount: payment.amount.minorUnits, account: [(configuration.accountField, payment.id)],
@@ -97,7 +87,7 @@ public struct PaymeProvider: SynchronousProvider {
         }
         let link = PaymeCheckout.link(
             base: configuration.checkoutBase, merchantID: merchantID, account: [(configuration.accountField, payment.id)],
-            amount: payment.amount.minorUnits, returnURL: payment.returnURL ?? "\(request.publicURL)/checkout/return/\(payment.id)",
+            amount: payment.amount.minorUnits, returnURL: request.returnURL,
             language: configuration.language
         )
         // Payme has no id for a checkout link: it names the payment by its id in the account field.

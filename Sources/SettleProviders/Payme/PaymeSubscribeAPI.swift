@@ -1,7 +1,3 @@
-import AsyncHTTPClient
-import Foundation
-import Logging
-import NIOCore
 import NIOHTTP1
 import SettleCore
 
@@ -9,8 +5,9 @@ import SettleCore
 /// `receipts.get`): JSON-RPC over POST with `X-Auth: <merchant id>:<key>`. Payme answers errors with HTTP 200 and
 /// an error object; those become typed `provider_error`s carrying Payme's code.
 ///
-/// Reads are retried on network errors and 5xx; `receipts.create` and `receipts.cancel` are not (Payme takes no
-/// idempotency key, and a retried create could leave a second receipt).
+/// Calls go through the shared ``ProviderClient`` (deadline, circuit breaker). Reads are retried on network errors,
+/// 429 and 5xx; `receipts.create` and `receipts.cancel` are not (Payme takes no idempotency key, and a retried create
+/// could leave a second receipt).
 struct PaymeSubscribeAPI: Sendable {
     /// A receipt as Settle reads it.
     struct Receipt: Sendable, Hashable {
@@ -21,11 +18,8 @@ struct PaymeSubscribeAPI: Sendable {
 
     let url: String
     let merchantID: String
-    let key: @Sendable () async throws(ProviderError) -> String
-    let http: HTTPClient
-    let retry: RetryPolicy
-    let timeout: TimeAmount
-    let logger: Logger
+    let key: @Sendable () async throws(ProviderError) -> Secret
+    let client: ProviderClient
 
     func create(amount: Int64, account: [(String, String)], description: String) async throws(ProviderError) -> Receipt {
         let result = try await call(
@@ -68,49 +62,28 @@ struct PaymeSubscribeAPI: Sendable {
             ("jsonrpc", .string("2.0")), ("id", .int(Int64.random(in: 1...Int64(Int32.max)))), ("method", .string(method)),
             ("params", params),
         ]).bytes()
-        let auth = "\(merchantID):\(try await key())"
-        var lastError = ProviderError(.unavailable, "Payme could not be reached.")
-        for attempt in 1...(retrying ? max(1, retry.maxAttempts) : 1) {
-            if attempt > 1 { try? await Task.sleep(for: retry.delay(beforeRetry: attempt - 1)) }
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "x-auth", value: auth)
-            request.headers.add(name: "user-agent", value: "Settle/1")
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let status: UInt
-            let bytes: [UInt8]
-            switch await ProviderHTTP.send(request, http: http, timeout: timeout, maxBody: 1 << 20) {
-            case .success(let reply):
-                (status, bytes) = (reply.status, reply.body)
-            case .failure(let failure):
-                lastError = ProviderError(.unavailable, "Payme could not be reached (\(failure)).")
-                logger.notice("payme call failed", metadata: ["method": "\(method)", "attempt": "\(attempt)"])
-                continue
-            }
-            guard (200..<300).contains(status) else {
-                lastError = ProviderError(status >= 500 ? .unavailable : .rejected, "Payme answered HTTP \(status) to \(method).")
-                if status >= 500 { continue }
-                throw lastError
-            }
-            guard let envelope = try? JSONValue.parse(bytes) else {
-                throw ProviderError(.unavailable, "Payme answered \(method) with something that is not JSON.")
-            }
-            if let error = envelope["error"], error != .null {
-                throw Self.error(error, method: method)
-            }
-            guard let result = envelope["result"] else {
-                throw ProviderError(.unavailable, "Payme answered \(method) without a result.")
-            }
-            return result
+        let auth = "\(merchantID):\(try await key().value)"
+        let response = try await client.send(
+            .init(.POST, url, headers: [("content-type", "application/json"), ("x-auth", auth)], body: body, retryable: retrying),
+            describe: { response, code in ProviderError(code, "Payme answered HTTP \(response.status) to \(method).") }
+        )
+        guard let envelope = try? JSONValue.parse(response.body) else {
+            throw ProviderError(.unavailable, "Payme answered \(method) with something that is not JSON.")
         }
-        throw lastError
+        if let error = envelope["error"], error != .null {
+            throw Self.error(error, method: method)
+        }
+        guard let result = envelope["result"] else {
+            throw ProviderError(.unavailable, "Payme answered \(method) without a result.")
+        }
+        return result
     }
 
     /// Payme's error object (`code`, `message` as a string or by language) as a typed provider error.
     static func error(_ error: JSONValue, method: String) -> ProviderError {
         let code = error["code"]?.intValue
-        let message = error["message"]?.stringValue ?? error["message"]?["en"]?.stringValue ?? error["message"]?["ru"]?.stringValue
+        let message = (error["message"]?.stringValue ?? error["message"]?["en"]?.stringValue ?? error["message"]?["ru"]?.stringValue)
+            .map { Text.echo($0, limit: 300) }
         let kind: ProviderError.Code = code == -32400 ? .unavailable : .rejected
         return ProviderError(
             kind, providerCode: code.map(String.init), "Payme refused \(method): \(message ?? "no message") (\(code.map(String.init) ?? "no code"))."

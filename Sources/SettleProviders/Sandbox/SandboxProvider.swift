@@ -7,22 +7,26 @@ import SettleCore
 /// each choice makes ``SandboxNotifier`` post a Standard Webhooks-signed notification to
 /// `POST /v1/webhooks/sandbox`, which this adapter verifies like any other provider's. Test mode only.
 public struct SandboxProvider: PaymentProvider {
-    public let name = "sandbox"
-    let secretSource: @Sendable () -> StandardWebhookSecret?
+    let settings: ProviderSettings
 
-    public init(secret: StandardWebhookSecret?) {
-        self.secretSource = { secret }
+    /// A sandbox with a fixed secret (unit tests, and Settle when `SETTLE_SANDBOX_WEBHOOK_SECRET` is set).
+    public init(secret: StandardWebhookSecret) {
+        self.init(settings: ["webhook_secret": secret.serialized])
     }
 
-    /// A secret known only once the database is open (generated and stored on first start).
-    public init(secret: @escaping @Sendable () -> StandardWebhookSecret?) {
-        self.secretSource = secret
+    public init(settings: ProviderSettings) {
+        self.settings = settings
     }
 
-    var secret: StandardWebhookSecret? { secretSource() }
+    /// The signing secret: configured, or generated on first start and stored (known once the database is open).
+    public var secret: StandardWebhookSecret? { settings["webhook_secret"].flatMap(StandardWebhookSecret.init) }
 
     public var availability: ProviderAvailability {
-        secret == nil ? .disabled(reason: "SETTLE_SANDBOX_WEBHOOK_SECRET is not set") : .enabled
+        if secret != nil { return .enabled }
+        if settings.isConfigured("webhook_secret") {
+            return .disabled(reason: "SETTLE_SANDBOX_WEBHOOK_SECRET is not whsec_ followed by base64 of 24 to 64 bytes")
+        }
+        return .disabled(reason: "SETTLE_SANDBOX_WEBHOOK_SECRET is not set and none has been generated yet")
     }
 
     public var modes: Set<Mode> { [.test] }

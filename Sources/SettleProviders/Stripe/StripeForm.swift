@@ -34,32 +34,4 @@ public struct StripeForm: Sendable, Hashable {
         }
         return out
     }
-
-    /// Parses a form body back into ordered pairs (the emulator's side).
-    public static func decode(_ body: String) -> [(String, String)] {
-        body.split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncodingASCII()
-            }
-            return (parts[0], parts.count > 1 ? parts[1] : "")
-        }
-    }
-}
-
-extension String {
-    /// Percent-decoding without Foundation; invalid escapes are kept as they are.
-    func removingPercentEncodingASCII() -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

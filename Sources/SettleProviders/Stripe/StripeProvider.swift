@@ -4,24 +4,20 @@ import Logging
 import NIOCore
 import SettleCore
 
-/// Settings for the Stripe adapter.
+/// Settings for the Stripe adapter, read from `SETTLE_STRIPE_*` (see ``StripeProvider/settings``).
 public struct StripeConfiguration: Sendable {
     public static let defaultAPIBase = "https://api.stripe.com"
 
-    /// `sk_test_…` or `sk_live_…` (`SETTLE_STRIPE_SECRET_KEY`).
-    public var secretKey: String?
-    /// The endpoint's `whsec_…` (`SETTLE_STRIPE_WEBHOOK_SECRET`).
-    public var webhookSecret: String?
-    /// `SETTLE_STRIPE_API_BASE`: Stripe's by default; the emulator's in tests.
-    public var apiBase: String = defaultAPIBase
-    public var retry = RetryPolicy()
-    public var timeout: TimeAmount = .seconds(20)
-    public var breakerThreshold = 5
-    public var breakerCooldown: TimeInterval = 30
+    /// `sk_test_…` or `sk_live_…`.
+    public var secretKey: Secret?
+    /// The endpoint's `whsec_…`.
+    public var webhookSecret: Secret?
+    /// Stripe's API by default; the emulator's in tests.
+    public var apiBase: String
 
     public init(secretKey: String? = nil, webhookSecret: String? = nil, apiBase: String = defaultAPIBase) {
-        self.secretKey = secretKey
-        self.webhookSecret = webhookSecret
+        self.secretKey = secretKey.map { Secret($0) }
+        self.webhookSecret = webhookSecret.map { Secret($0) }
         self.apiBase = apiBase.hasSuffix("/") ? String(apiBase.dropLast()) : apiBase
     }
 }
@@ -29,31 +25,25 @@ public struct StripeConfiguration: Sendable {
 /// Stripe, through Checkout Sessions: Settle creates a session and sends the buyer to its hosted page; Stripe's
 /// signed webhooks (`checkout.session.*`) finalize the payment; the session's state can be fetched for the sweep.
 public struct StripeProvider: PaymentProvider {
-    public let name = "stripe"
     let configuration: StripeConfiguration
     let api: StripeAPI?
     let logger: Logger
 
-    public init(configuration: StripeConfiguration, httpClient: HTTPClient = .shared, logger: Logger) {
+    public init(configuration: StripeConfiguration, context: ProviderContext) {
         self.configuration = configuration
-        self.logger = logger
-        self.api = configuration.secretKey.map { key in
-            StripeAPI(
-                secretKey: key, base: configuration.apiBase, http: httpClient,
-                breaker: CircuitBreaker(threshold: configuration.breakerThreshold, cooldown: configuration.breakerCooldown),
-                retry: configuration.retry, timeout: configuration.timeout, logger: logger
-            )
-        }
+        self.logger = context.logger
+        let client = context.apiClient("Stripe")
+        self.api = configuration.secretKey.map { StripeAPI(secretKey: $0, base: configuration.apiBase, client: client) }
     }
 
     public var availability: ProviderAvailability {
-        guard let key = configuration.secretKey, !key.isEmpty else {
+        guard let key = configuration.secretKey?.value, !key.isEmpty else {
             return .disabled(reason: "SETTLE_STRIPE_SECRET_KEY is not set")
         }
         guard key.hasPrefix("sk_test_") || key.hasPrefix("sk_live_") || key.hasPrefix("rk_test_") || key.hasPrefix("rk_live_") else {
             return .disabled(reason: "SETTLE_STRIPE_SECRET_KEY is not a Stripe secret key (sk_test_… or sk_live_…)")
         }
-        guard let secret = configuration.webhookSecret, secret.hasPrefix("whsec_") else {
+        guard let secret = configuration.webhookSecret?.value, secret.hasPrefix("whsec_") else {
             return .disabled(reason: "SETTLE_STRIPE_WEBHOOK_SECRET is not set (whsec_…)")
         }
         return .enabled
@@ -61,7 +51,7 @@ public struct StripeProvider: PaymentProvider {
 
     /// A test key serves only test mode; a live key only live mode.
     public var modes: Set<Mode> {
-        guard let key = configuration.secretKey else { return [] }
+        guard let key = configuration.secretKey?.value else { return [] }
         return key.contains("_live_") ? [.live] : [.test]
     }
 
@@ -88,7 +78,7 @@ public struct StripeProvider: PaymentProvider {
         } catch {
             throw ProviderError(.unsupported, error.message)
         }
-        let returnURL = payment.returnURL ?? "\(request.publicURL)/checkout/return/\(payment.id)"
+        let returnURL = request.returnURL
         let now = Date()
         // Stripe accepts a session expiry between 30 minutes and 24 hours from now.
         let expiry = min(max(payment.expiresAt ?? now.addingTimeInterval(86_400), now.addingTimeInterval(1860)), now.addingTimeInterval(86_000))
@@ -113,7 +103,7 @@ public struct StripeProvider: PaymentProvider {
     }
 
     public func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification {
-        guard availability.isEnabled, let secret = configuration.webhookSecret else {
+        guard availability.isEnabled, let secret = configuration.webhookSecret?.value else {
             throw NotificationRejection(.providerDisabled, "The Stripe provider is disabled.")
         }
         do {

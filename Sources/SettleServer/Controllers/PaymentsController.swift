@@ -1,16 +1,16 @@
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
 import Settle
 import SettleCore
-import SettleStore
 
-/// `/v1/payments`: create, read, list, cancel, timeline.
+/// `/v1/payments`: create, read, list, cancel, fulfil, timeline.
 struct PaymentsController {
     let payments: PaymentService
-    let store: Store
+    let idempotency: IdempotencyService
+    /// Parameters the providers accept as aliases of `payment_method` (`payme_mode`).
+    let aliases: Set<String>
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.post("payments", use: create)
@@ -24,14 +24,14 @@ struct PaymentsController {
     @Sendable func create(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let body = try await JSONBody.read(request, context: context)
-        return try await Idempotency.run(request: request, body: body, caller: caller, store: store) { scope in
-            let input = try CreatePaymentBody.decode(body)
+        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { scope in
+            let input = try CreatePaymentBody.decode(body, aliases: aliases)
             do {
                 let (status, payment) = try await payments.create(input, caller: caller, idempotency: scope)
-                return (status, payment.apiObject.bytes(), true)
+                return .init(status: status, body: payment.apiObject.bytes(), storedWithChange: true)
             } catch let error as SettleError where error.kind == .provider {
                 // The failed payment and this error were stored together; a retry replays them.
-                throw Idempotency.Completed(error: error)
+                throw IdempotencyService.Completed(error: error)
             }
         }
     }
@@ -46,21 +46,16 @@ struct PaymentsController {
         let caller = try context.requireCaller()
         let query = request.uri.queryParameters
         var filter = PaymentFilter(mode: caller.mode)
-        if let limit = query.get("limit") {
-            guard let value = Int(limit), (1...100).contains(value) else {
-                throw SettleError.invalid("limit", "limit must be an integer from 1 to 100.")
-            }
-            filter.limit = value
-        }
+        filter.limit = try Pagination.limit(query.get("limit"))
         if let status = query.get("status") {
             guard let value = PaymentStatus(rawValue: status) else {
                 throw SettleError.invalid("status", "status must be one of \(PaymentStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             filter.status = value
         }
-        filter.reference = query.get("reference")
-        filter.provider = query.get("provider")
-        filter.startingAfter = query.get("starting_after")
+        filter.reference = try Pagination.text(query.get("reference"), param: "reference")
+        filter.provider = try Pagination.text(query.get("provider"), param: "provider")
+        filter.startingAfter = try Pagination.text(query.get("starting_after"), param: "starting_after")
         let page = try await payments.list(filter)
         return APIResponse.list(page.payments.map(\.apiObject), hasMore: page.hasMore)
     }
@@ -68,18 +63,18 @@ struct PaymentsController {
     @Sendable func cancel(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
-        let body = try await request.body.collect(upTo: context.maxUploadSize)
-        return try await Idempotency.run(request: request, body: Array(buffer: body), caller: caller, store: store) { _ in
-            (200, try await payments.cancel(id: id, caller: caller).apiObject.bytes(), false)
+        let body = try await JSONBody.readAny(request, context: context)
+        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
+            .init(status: 200, body: try await payments.cancel(id: id, caller: caller).apiObject.bytes())
         }
     }
 
     @Sendable func fulfill(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
-        let body = try await request.body.collect(upTo: context.maxUploadSize)
-        return try await Idempotency.run(request: request, body: Array(buffer: body), caller: caller, store: store) { _ in
-            (200, try await payments.fulfill(id: id, caller: caller).apiObject.bytes(), false)
+        let body = try await JSONBody.readAny(request, context: context)
+        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
+            .init(status: 200, body: try await payments.fulfill(id: id, caller: caller).apiObject.bytes())
         }
     }
 
@@ -100,140 +95,93 @@ struct PaymentsController {
     }
 }
 
-/// Reading a JSON request body strictly.
+/// Reading request bodies.
 enum JSONBody {
+    /// A body that must be `application/json`.
     static func read(_ request: Request, context: SettleRequestContext) async throws -> [UInt8] {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/json") else {
-            throw SettleError(
-                .invalidRequest, status: 415, code: "unsupported_media_type", "Send the request body as application/json."
-            )
+            throw SettleError(.unsupportedMediaType, "Send the request body as application/json.")
         }
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-        return Array(buffer: buffer)
+        return try await readAny(request, context: context)
+    }
+
+    /// A body that is JSON when it has a content type, and may be empty.
+    static func readAny(_ request: Request, context: SettleRequestContext) async throws -> [UInt8] {
+        if request.headers[.contentType] != nil, !(request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false) {
+            throw SettleError(.unsupportedMediaType, "Send the request body as application/json.")
+        }
+        return Array(buffer: try await request.body.collect(upTo: context.maxUploadSize))
     }
 }
 
-/// The JSON body of `POST /v1/payments`, decoded strictly: unknown fields, wrong types, fractions and
-/// malformed JSON each get a precise error naming the parameter.
-struct CreatePaymentBody: Decodable {
-    let request: CreatePaymentRequest
+/// Runs a POST through the idempotency use case and renders its outcome.
+enum Idempotent {
+    static func run(
+        _ service: IdempotencyService, _ request: Request, body: [UInt8], caller: Caller,
+        _ work: (IdempotencyScope?) async throws -> IdempotencyService.Response
+    ) async throws -> Response {
+        let outcome = try await service.run(
+            key: request.headers[.idempotencyKey], caller: caller, method: request.method.rawValue, path: request.uri.path, body: body,
+            work
+        )
+        var response = APIResponse.bytes(outcome.body, status: outcome.status)
+        if outcome.replayed { response.headers[.idempotentReplayed] = "true" }
+        return response
+    }
+}
 
+/// The JSON body of `POST /v1/payments`, decoded strictly: unknown fields, wrong types, fractions and malformed JSON
+/// each get a precise error naming the parameter.
+enum CreatePaymentBody {
     static let fields: Set<String> = [
         "amount", "currency", "provider", "reference", "description", "customer", "return_url", "cancel_url", "metadata",
-        "expires_in", "payme_mode",
+        "expires_in", "payment_method",
     ]
 
-    static func decode(_ bytes: [UInt8]) throws(SettleError) -> CreatePaymentRequest {
-        try StrictJSON.decode(CreatePaymentBody.self, from: bytes, allowed: fields).request
-    }
-
-    static func expected(_ param: String) -> String {
-        switch param {
-        case "amount": ": an integer in minor units is expected (no fractions, no strings)"
-        case "expires_in": ": an integer number of seconds is expected"
-        case "metadata": ": an object of string values is expected"
-        default: ""
+    static func decode(_ bytes: [UInt8], aliases: Set<String>) throws(SettleError) -> CreatePaymentRequest {
+        let body = try StrictJSON.parse(bytes, allowed: fields.union(aliases))
+        guard let amount = try body.integer("amount", expected: "an integer in minor units (no fractions, no strings)", code: .amountInvalid)
+        else { throw body.missing("amount") }
+        let customer = try body.object("customer", allowed: ["email", "name", "phone"]).map { customer throws(SettleError) in
+            Customer(email: try customer.string("email"), name: try customer.string("name"), phone: try customer.string("phone"))
         }
-    }
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: StrictJSON.Key.self)
-        func key(_ name: String) -> StrictJSON.Key { StrictJSON.Key(stringValue: name) }
-        func integer(_ name: String, required: Bool) throws -> Int64? {
-            guard container.contains(key(name)) else {
-                if required { throw SettleError.invalid(name, "\(name) is required.", code: "parameter_missing") }
-                return nil
+        var method: PaymentMethod?
+        if let fields = try body.stringFields("payment_method") {
+            var values = Dictionary(fields, uniquingKeysWith: { first, _ in first })
+            guard let type = values.removeValue(forKey: "type") else {
+                throw SettleError.invalid("payment_method.type", "payment_method.type is required.", code: .parameterMissing)
             }
-            do {
-                return try container.decode(Int64.self, forKey: key(name))
-            } catch {
-                throw SettleError.invalid(name, "\(name) has the wrong type\(Self.expected(name)).", code: "\(name)_invalid")
-            }
+            method = PaymentMethod(type: type, fields: values)
         }
-        request = CreatePaymentRequest(
-            amount: try integer("amount", required: true)!,
-            currency: try container.decode(String.self, forKey: key("currency")),
-            provider: try container.decode(String.self, forKey: key("provider")),
-            reference: try container.decode(String.self, forKey: key("reference")),
-            description: try container.decodeIfPresent(String.self, forKey: key("description")),
-            customer: try container.decodeIfPresent(Customer.self, forKey: key("customer")),
-            returnURL: try container.decodeIfPresent(String.self, forKey: key("return_url")),
-            cancelURL: try container.decodeIfPresent(String.self, forKey: key("cancel_url")),
-            metadata: try container.decodeIfPresent([String: String].self, forKey: key("metadata")) ?? [:],
-            expiresIn: try integer("expires_in", required: false),
-            providerOptions: try container.decodeIfPresent(String.self, forKey: key("payme_mode")).map { ["payme_mode": $0] } ?? [:]
+        var given: [String: String] = [:]
+        for alias in aliases { if let value = try body.string(alias) { given[alias] = value } }
+        return CreatePaymentRequest(
+            amount: amount, currency: try body.requiredString("currency"), provider: try body.requiredString("provider"),
+            reference: try body.requiredString("reference"), description: try body.string("description"), customer: customer,
+            returnURL: try body.string("return_url"), cancelURL: try body.string("cancel_url"),
+            metadata: try body.stringMap("metadata") ?? [:],
+            expiresIn: try body.integer("expires_in", expected: "an integer number of seconds", code: .expiresInInvalid),
+            paymentMethod: method, aliases: given
         )
     }
 }
 
-/// Stripe's `Idempotency-Key` semantics, scoped to the API key, kept 24 hours.
-enum Idempotency {
-    /// Thrown by a body whose error response was already stored with its state change.
-    struct Completed: Error {
-        let error: SettleError
+enum Pagination {
+    static func limit(_ value: String?, default fallback: Int = 10) throws(SettleError) -> Int {
+        guard let value else { return fallback }
+        guard let limit = ExternalInteger.unsigned(value, maxDigits: 3), (1...100).contains(limit) else {
+            throw SettleError.invalid("limit", "limit must be an integer from 1 to 100.")
+        }
+        return Int(limit)
     }
 
-    /// Runs `body` once per key. `body` returns the response and whether it already stored it (in the same
-    /// transaction as its change); otherwise it is stored here.
-    static func run(
-        request: Request, body: [UInt8], caller: Caller, store: Store,
-        _ work: (IdempotencyScope?) async throws -> (status: Int, body: [UInt8], storedWithChange: Bool)
-    ) async throws -> Response {
-        guard let key = request.headers[.idempotencyKey] else {
-            do {
-                let (status, bytes, _) = try await work(nil)
-                return APIResponse.bytes(bytes, status: status)
-            } catch let completed as Completed {
-                throw completed.error
-            }
+    /// A query filter: at most 255 bytes, no control characters.
+    static func text(_ value: String?, param: String) throws(SettleError) -> String? {
+        guard let value else { return nil }
+        guard value.utf8.count <= 255, !Text.hasControlCharacters(value) else {
+            throw SettleError.invalid(param, "\(param) must be at most 255 bytes without control characters.")
         }
-        guard !key.isEmpty, key.count <= 255 else {
-            throw SettleError.invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 characters.")
-        }
-        var hasher = SHA256()
-        hasher.update(data: Array("\(request.method.rawValue) \(request.uri.path)\n".utf8))
-        hasher.update(data: body)
-        let scope = IdempotencyScope(apiKeyID: caller.apiKeyID, key: key, requestHash: Hex.encode(hasher.finalize()))
-        let claim: IdempotencyClaim
-        do {
-            claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: Date()) }
-        } catch {
-            throw SettleError.storageUnavailable
-        }
-        switch claim {
-        case .replay(let status, let stored):
-            var response = APIResponse.bytes(stored, status: status)
-            response.headers[.idempotentReplayed] = "true"
-            return response
-        case .mismatch:
-            throw SettleError(
-                .idempotency, status: 422, code: "idempotency_key_reused",
-                "This Idempotency-Key was used with a different request.", param: "Idempotency-Key"
-            )
-        case .inProgress:
-            throw SettleError(
-                .idempotency, status: 409, code: "idempotency_key_in_use",
-                "A request with this Idempotency-Key is still running; retry shortly.", param: "Idempotency-Key"
-            )
-        case .proceed:
-            do {
-                let (status, bytes, stored) = try await work(scope)
-                if !stored {
-                    try? await store.write { tx in try await tx.completeIdempotencyKey(scope, status: status, body: bytes) }
-                }
-                return APIResponse.bytes(bytes, status: status)
-            } catch let completed as Completed {
-                throw completed.error
-            } catch let error as SettleError where error.status < 500 && error.kind != .provider {
-                // Refused before doing anything that must be replayed: free the key, as Stripe does for validation errors.
-                _ = try? await store.write { tx in try await tx.releaseIdempotencyKey(scope) }
-                throw error
-            } catch {
-                _ = try? await store.write { tx in try await tx.releaseIdempotencyKey(scope) }
-                throw error
-            }
-        }
+        return value
     }
 }
-

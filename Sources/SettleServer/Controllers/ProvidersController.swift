@@ -2,9 +2,8 @@ import Hummingbird
 import Settle
 import SettleCore
 import SettleProviders
-import SettleStore
 
-/// `GET /v1/providers`: every provider, enabled or disabled and why. `GET /health`: the database answers.
+/// `GET /v1/providers`: every catalog provider, enabled or disabled and why, with its modes and payment methods.
 struct ProvidersController {
     let providers: ProviderRegistry
 
@@ -15,13 +14,15 @@ struct ProvidersController {
     @Sendable func list(_ request: Request, context: SettleRequestContext) async throws -> Response {
         _ = try context.requireCaller()
         return APIResponse.list(
-            providers.all.map { provider in
+            providers.allEntries.map { entry in
+                let provider = entry.provider
                 let reason: String? =
                     if case .disabled(let reason) = provider.availability { reason } else { nil }
                 return .object([
                     ("name", .string(provider.name)), ("object", .string("provider")),
                     ("enabled", .bool(provider.availability.isEnabled)), ("disabled_reason", .string(reason)),
                     ("modes", .array(provider.modes.map(\.rawValue).sorted().map(JSONValue.string))),
+                    ("payment_methods", .array(entry.module.paymentMethods.map { .string($0.type) })),
                 ])
             },
             hasMore: false
@@ -29,19 +30,18 @@ struct ProvidersController {
     }
 }
 
+/// `GET /health`: `200` when the database answers within two seconds, else `503`.
 struct HealthController {
-    let store: Store
+    let health: HealthService
 
     func addRoutes(to router: Router<SettleRequestContext>) {
-        router.get("health", use: health)
+        router.get("health", use: check)
     }
 
-    @Sendable func health(_ request: Request, context: SettleRequestContext) async throws -> Response {
-        do {
-            _ = try await store.read { connection in try await connection.query("SELECT 1 AS one") }
+    @Sendable func check(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        if await health.databaseIsReachable() {
             return APIResponse.json(.object([("status", .string("ok")), ("database", .string("ok"))]))
-        } catch {
-            return APIResponse.json(.object([("status", .string("unavailable")), ("database", .string("unreachable"))]), status: 503)
         }
+        return APIResponse.json(.object([("status", .string("unavailable")), ("database", .string("unreachable"))]), status: 503)
     }
 }

@@ -2,12 +2,11 @@ import Foundation
 import Hummingbird
 import Settle
 import SettleCore
-import SettleStore
 
 /// `/v1/webhook_endpoints`: where Settle sends the merchant's events.
 struct WebhookEndpointsController {
     let webhooks: WebhookService
-    let store: Store
+    let idempotency: IdempotencyService
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.post("webhook_endpoints", use: create)
@@ -20,37 +19,16 @@ struct WebhookEndpointsController {
         group.get("webhook_endpoints/:id/attempts", use: attempts)
     }
 
-    struct CreateBody: Decodable {
-        let url: String
-        let enabled_events: [String]
-        let description: String?
-    }
-
-    struct UpdateBody: Decodable {
-        let url: String?
-        let enabled_events: [String]?
-        let description: String?
-        let enabled: Bool?
-    }
-
-    struct RecoverBody: Decodable {
-        let since: Int64
-    }
-
-    private func body(_ request: Request, _ context: SettleRequestContext) async throws -> [UInt8] {
-        if request.headers[.contentType] != nil {
-            return try await JSONBody.read(request, context: context)
-        }
-        return Array(buffer: try await request.body.collect(upTo: context.maxUploadSize))
-    }
-
     @Sendable func create(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let bytes = try await JSONBody.read(request, context: context)
-        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
-            let input = try StrictJSON.decode(CreateBody.self, from: bytes, allowed: ["url", "enabled_events", "description"])
-            let endpoint = try await webhooks.create(url: input.url, enabledEvents: input.enabled_events, description: input.description, caller: caller)
-            return (201, endpoint.apiObject(showSecret: true).bytes(), false)
+        return try await Idempotent.run(idempotency, request, body: bytes, caller: caller) { _ in
+            let input = try StrictJSON.parse(bytes, allowed: ["url", "enabled_events", "description"])
+            guard let events = try input.strings("enabled_events") else { throw input.missing("enabled_events") }
+            let endpoint = try await webhooks.create(
+                url: try input.requiredString("url"), enabledEvents: events, description: try input.string("description"), caller: caller
+            )
+            return .init(status: 201, body: endpoint.apiObject(showSecret: true).bytes())
         }
     }
 
@@ -67,15 +45,15 @@ struct WebhookEndpointsController {
 
     @Sendable func update(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let bytes = try await body(request, context)
+        let bytes = try await JSONBody.readAny(request, context: context)
         let id = try context.parameters.require("id")
-        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
-            let input = try StrictJSON.decode(UpdateBody.self, from: bytes, allowed: ["url", "enabled_events", "description", "enabled"])
+        return try await Idempotent.run(idempotency, request, body: bytes, caller: caller) { _ in
+            let input = try StrictJSON.parse(bytes, allowed: ["url", "enabled_events", "description", "enabled"])
             let endpoint = try await webhooks.update(
-                id: id, url: input.url, enabledEvents: input.enabled_events, description: input.description, enabled: input.enabled,
-                caller: caller
+                id: id, url: try input.string("url"), enabledEvents: try input.strings("enabled_events"),
+                description: try input.string("description"), enabled: try input.bool("enabled"), caller: caller
             )
-            return (200, endpoint.apiObject(showSecret: false).bytes(), false)
+            return .init(status: 200, body: endpoint.apiObject(showSecret: false).bytes())
         }
     }
 
@@ -88,21 +66,25 @@ struct WebhookEndpointsController {
 
     @Sendable func rotate(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let bytes = try await body(request, context)
+        let bytes = try await JSONBody.readAny(request, context: context)
         let id = try context.parameters.require("id")
-        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
-            (200, try await webhooks.rotateSecret(id: id, caller: caller).apiObject(showSecret: true).bytes(), false)
+        return try await Idempotent.run(idempotency, request, body: bytes, caller: caller) { _ in
+            .init(status: 200, body: try await webhooks.rotateSecret(id: id, caller: caller).apiObject(showSecret: true).bytes())
         }
     }
 
     @Sendable func recover(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let bytes = try await body(request, context)
+        let bytes = try await JSONBody.readAny(request, context: context)
         let id = try context.parameters.require("id")
-        return try await Idempotency.run(request: request, body: bytes, caller: caller, store: store) { _ in
-            let input = try StrictJSON.decode(RecoverBody.self, from: bytes, allowed: ["since"])
-            let count = try await webhooks.recover(endpointID: id, since: input.since, caller: caller)
-            return (200, JSONValue.object([("id", .string(id)), ("object", .string("webhook_endpoint")), ("requeued", .int(Int64(count)))]).bytes(), false)
+        return try await Idempotent.run(idempotency, request, body: bytes, caller: caller) { _ in
+            let input = try StrictJSON.parse(bytes, allowed: ["since"])
+            guard let since = try input.integer("since", expected: "Unix seconds") else { throw input.missing("since") }
+            let count = try await webhooks.recover(endpointID: id, since: since, caller: caller)
+            return .init(
+                status: 200,
+                body: JSONValue.object([("id", .string(id)), ("object", .string("webhook_endpoint")), ("requeued", .int(Int64(count)))]).bytes()
+            )
         }
     }
 

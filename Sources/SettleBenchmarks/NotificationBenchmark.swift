@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Settle
 import SettleCore
 import SettleProviders
+import SettleServer
 import SettleStore
 
 /// Measures notification ingest end to end over loopback: a real server, real HTTP, signed sandbox
@@ -91,7 +92,7 @@ public enum NotificationBenchmark {
             let createSeconds = seconds(ContinuousClock.now - createStart)
 
             // Send one signed success notification per payment, timing each.
-            let notifier = SandboxNotifier(secret: settle.runtime.sandboxSecret!, webhookURL: "\(base)/v1/webhooks/sandbox", httpClient: client)
+            let notifier = SandboxNotifier(secret: settle.sandboxSecret!, webhookURL: "\(base)/v1/webhooks/sandbox", httpClient: client)
             let amount = Money(minorUnits: 150000, currency: .cop)
             let start = ContinuousClock.now
             let latencies = try await concurrentMap(ids, concurrency: concurrency) { id -> Double in

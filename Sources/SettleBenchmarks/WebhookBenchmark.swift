@@ -73,7 +73,7 @@ public enum WebhookBenchmark {
                             for index in start..<min(start + 500, count) {
                                 var copy = payment
                                 copy.id = "pay_bench_\(index)"
-                                try await tx.insertEvent(type: "payment.succeeded", payment: copy, at: Date())
+                                try await tx.insertEvent(type: .paymentSucceeded, payment: copy, at: Date())
                             }
                         }
                     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SettleBenchmarks
 import SettleServer
 
 struct Bench: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Settle
+import SettleCore
 import Configuration
 import Hummingbird
 import SettleServer
@@ -32,9 +33,9 @@ struct Serve: AsyncParsableCommand {
 
                 A test-mode secret key was created for this new database. It is shown only this once:
 
-                    \(first.secret)
+                    \(first.secret.value)
 
-                Use it as: Authorization: Bearer \(first.secret)
+                Use it as: Authorization: Bearer \(first.secret.value)
 
                 """.utf8))
         }

@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import SettleCore
+import SettleProviders
+import SettleStore
+
+/// What the buyer's pages may read and do. The server renders them; this decides what they show.
+///
+/// - The return page (`GET /checkout/return/{id}?token=…`) shows a payment's status only with the token bound to it,
+///   which Settle puts in the return link it gives providers. Without it, it shows nothing of the payment.
+/// - The sandbox's checkout page (`/sandbox/checkout/{id}`) is for test-mode sandbox payments only; a button press
+///   must carry the form's token (CSRF) and is refused once the payment is final. It sends the signed notification
+///   over HTTP to Settle's own webhook endpoint, as a real provider would.
+public struct BuyerPages: Sendable {
+    let store: Store
+    let providers: ProviderRegistry
+    let tokens: PageTokens
+    let publicURL: @Sendable () -> String
+    let httpClient: HTTPClient
+    let logger: Logger
+
+    public init(
+        store: Store, providers: ProviderRegistry, tokens: PageTokens, publicURL: @escaping @Sendable () -> String,
+        httpClient: HTTPClient, logger: Logger
+    ) {
+        self.store = store
+        self.providers = providers
+        self.tokens = tokens
+        self.publicURL = publicURL
+        self.httpClient = httpClient
+        self.logger = logger
+    }
+
+    /// `<public url>/checkout/return/<id>?token=<token>`.
+    static func returnPageURL(publicURL: String, paymentID: String, tokens: PageTokens) -> String {
+        "\(publicURL)/checkout/return/\(paymentID)?token=\(tokens.token(.returnPage, paymentID: paymentID))"
+    }
+
+    /// The payment behind a return link; not found without its token.
+    public func returnPage(paymentID: String, token: String?) async throws(SettleError) -> Payment {
+        guard tokens.verify(token, .returnPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
+        let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
+        guard let found else { throw SettleError.notFound(.payment, id: paymentID) }
+        return found
+    }
+
+    /// A sandbox checkout page: the payment, and the token its form must send back.
+    public func sandboxCheckout(paymentID: String) async throws(SettleError) -> (payment: Payment, formToken: String) {
+        let payment = try await sandboxPayment(paymentID)
+        return (payment, tokens.token(.sandboxCheckout, paymentID: payment.id))
+    }
+
+    /// A button on the sandbox's page: sends the matching signed notification to Settle's webhook endpoint and
+    /// returns where the buyer goes next.
+    public func sandboxChoose(paymentID: String, action: String?, formToken: String?) async throws(SettleError) -> String {
+        let payment = try await sandboxPayment(paymentID)
+        guard tokens.verify(formToken, .sandboxCheckout, paymentID: payment.id) else {
+            throw SettleError(.csrfTokenInvalid, "This form is not one Settle served for this payment; reload the page.")
+        }
+        guard let choice = action, let action = SandboxAction(rawValue: choice) else {
+            throw SettleError.invalid("action", "action must be one of approve, decline, pending, expire.")
+        }
+        guard !payment.status.isFinal else {
+            throw SettleError(.paymentNotPayable, "Payment \(payment.id) is \(payment.status.rawValue); nothing is left to do.")
+        }
+        guard let sandbox = providers.provider(named: SandboxProvider.name) as? SandboxProvider, let secret = sandbox.secret else {
+            throw SettleError(.providerDisabled, "The sandbox provider is disabled.")
+        }
+        let notifier = SandboxNotifier(secret: secret, webhookURL: "\(publicURL())/v1/webhooks/sandbox", httpClient: httpClient)
+        let status: Int
+        do {
+            status = try await notifier.send(notifier.message(for: action, paymentID: payment.id, amount: payment.amount))
+        } catch {
+            throw SettleError(.sandboxDeliveryFailed, "The sandbox could not reach Settle's webhook endpoint.")
+        }
+        guard (200..<300).contains(status) else {
+            throw SettleError(.sandboxDeliveryFailed, "Settle answered the sandbox's notification with \(status).")
+        }
+        return (action == .decline ? payment.cancelURL ?? payment.returnURL : payment.returnURL) ?? "/sandbox/checkout/\(payment.id)"
+    }
+
+    private func sandboxPayment(_ id: String) async throws(SettleError) -> Payment {
+        let payment = try await store.fetch({ try await store.payment(id: id, mode: .test) }, logger: logger)
+        guard let payment, payment.provider == SandboxProvider.name else { throw SettleError.notFound(.payment, id: id) }
+        return payment
+    }
+}

@@ -1,0 +1,48 @@
+/// What an audit entry records. The name is what the trail stores and shows (`payment.succeeded`,
+/// `api_key.revoked`, `payme.transaction_performed`).
+public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
+    case paymentCreated
+    /// The provider created its side of the payment (its id, the buyer's URL).
+    case paymentProviderCreated
+    /// The payment's status changed to this one.
+    case paymentStatus(PaymentStatus)
+    case paymentRefunded
+    case paymentFulfilled
+    case apiKeyCreated
+    case apiKeyRevoked
+    case webhookEndpointCreated
+    case webhookEndpointUpdated
+    case webhookEndpointSecretRotated
+    case webhookEndpointDeleted
+    case webhookEndpointRecovered
+    case eventResent
+    /// A call from a provider that reads Settle's answer as its protocol (Payme's Merchant API).
+    case providerCall
+    /// A provider replaced a credential it keeps in Settle (Payme's `ChangePassword`); the value is never recorded.
+    case providerCredentialChanged
+    /// A change to one of a provider's own transactions, named by the provider (`created`, `performed`, …).
+    case providerTransaction(provider: String, change: String)
+
+    public var name: String {
+        switch self {
+        case .paymentCreated: "payment.created"
+        case .paymentProviderCreated: "payment.provider_created"
+        case .paymentStatus(let status): status.eventType.rawValue
+        case .paymentRefunded: "payment.refunded"
+        case .paymentFulfilled: "payment.fulfilled"
+        case .apiKeyCreated: "api_key.created"
+        case .apiKeyRevoked: "api_key.revoked"
+        case .webhookEndpointCreated: "webhook_endpoint.created"
+        case .webhookEndpointUpdated: "webhook_endpoint.updated"
+        case .webhookEndpointSecretRotated: "webhook_endpoint.secret_rotated"
+        case .webhookEndpointDeleted: "webhook_endpoint.deleted"
+        case .webhookEndpointRecovered: "webhook_endpoint.recovered"
+        case .eventResent: "event.resent"
+        case .providerCall: "provider.call"
+        case .providerCredentialChanged: "provider.credential_changed"
+        case .providerTransaction(let provider, let change): "\(provider).transaction_\(change)"
+        }
+    }
+
+    public var description: String { name }
+}

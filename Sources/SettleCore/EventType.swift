@@ -1,0 +1,31 @@
+/// The merchant-facing event types: what Settle's outbound webhooks announce and `GET /v1/events` lists.
+public enum EventType: String, Sendable, Hashable, CaseIterable, Codable, CustomStringConvertible {
+    case paymentCreated = "payment.created"
+    case paymentProcessing = "payment.processing"
+    case paymentSucceeded = "payment.succeeded"
+    case paymentFailed = "payment.failed"
+    case paymentCanceled = "payment.canceled"
+    case paymentExpired = "payment.expired"
+    case paymentRequiresReview = "payment.requires_review"
+    /// The payment's `amount_refunded` and `refunded` show it.
+    case paymentRefunded = "payment.refunded"
+    /// The merchant marked the order fulfilled.
+    case paymentFulfilled = "payment.fulfilled"
+
+    public var description: String { rawValue }
+}
+
+extension PaymentStatus {
+    /// The event written when a payment enters this status (`requires_action` is entered only at creation).
+    public var eventType: EventType {
+        switch self {
+        case .requiresAction: .paymentCreated
+        case .processing: .paymentProcessing
+        case .succeeded: .paymentSucceeded
+        case .failed: .paymentFailed
+        case .canceled: .paymentCanceled
+        case .expired: .paymentExpired
+        case .requiresReview: .paymentRequiresReview
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Logging
+import ServiceLifecycle
+import Settle
+
+/// Delivers merchant webhooks for the server's lifetime; on graceful shutdown it stops claiming and lets the
+/// deliveries in flight finish.
+struct DispatcherService: Service, CustomStringConvertible {
+    let dispatcher: WebhookDispatcher
+    var description: String { "DispatcherService" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await dispatcher.waitUntilReady() }
+        } catch is CancellationError {
+            return  // shut down before the schema was ready
+        }
+        await withGracefulShutdownHandler {
+            await dispatcher.run()
+        } onGracefulShutdown: {
+            dispatcher.stop()
+        }
+    }
+}
+
+/// Expires overdue payments (and asks polled providers about open ones) every `interval` seconds.
+struct SweepService: Service, CustomStringConvertible {
+    let sweeper: Sweeper
+    let interval: Int
+    var description: String { "SweepService" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await sweeper.waitUntilReady()
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(interval))
+                    do {
+                        try await sweeper.pollOpen()
+                        try await sweeper.expireDue()
+                    } catch {
+                        sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import Settle
+
+/// Everything the routes may call. The composition root (`Application+build.swift`) builds it over the store; the
+/// routes never see the store themselves.
+public struct UseCases: Sendable {
+    public let payments: PaymentService
+    public let idempotency: IdempotencyService
+    public let apiKeys: APIKeyService
+    public let webhooks: WebhookService
+    public let notifications: NotificationIngestor
+    public let providers: ProviderRegistry
+    public let health: HealthService
+    public let pages: BuyerPages
+    let pageTokens: PageTokens
+
+    init(
+        payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
+        notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
+        pageTokens: PageTokens
+    ) {
+        self.payments = payments
+        self.idempotency = idempotency
+        self.apiKeys = apiKeys
+        self.webhooks = webhooks
+        self.notifications = notifications
+        self.providers = providers
+        self.health = health
+        self.pages = pages
+        self.pageTokens = pageTokens
+    }
+}
