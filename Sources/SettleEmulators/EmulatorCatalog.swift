@@ -16,6 +16,9 @@ public enum EmulatorCatalog {
         ProviderCatalog.all.compactMap { ($0 as? any EmulatedProvider.Type)?.emulatorCommand }
     }
 
+    /// The subcommands' names, in the catalog's order.
+    public static var commandNames: [String] { commands.compactMap { $0.configuration.commandName } }
+
     /// Whether `settle emulate <module.name>` exists.
     public static func hasEmulator(_ module: any ProviderModule.Type) -> Bool {
         guard let emulated = module as? any EmulatedProvider.Type else { return false }

@@ -1,4 +1,4 @@
-/// Every provider Settle ships, in the order `settle providers` shows them. A provider is its folder
+/// Every provider Settle ships. A provider is its folder
 /// (`Sources/SettleProviders/<Name>/`, `Sources/SettleEmulators/<Name>/`, `docs/providers/<name>.md`) plus one line
 /// here; configuration, registration, `GET /v1/providers`, `settle providers` and `settle emulate` read this list.
 public enum ProviderCatalog {

@@ -4,37 +4,74 @@ import Testing
 
 @Suite struct PaymentStateMachineTests {
     static let open: [PaymentStatus] = [.requiresAction, .processing]
-    static let closed: [PaymentStatus] = [.failed, .canceled, .expired]
 
-    /// Every (status, outcome, amount matches) combination against the table written out independently.
+    typealias Action = PaymentStateMachine.Action
+
+    /// Every (status, outcome, amount matches) combination, with the answer written out by hand: one row per status,
+    /// the outcomes in the order processing, succeeded, failed, canceled, expired.
+    static let expectedWhenAmountsMatch: [PaymentStatus: [Action]] = [
+        .requiresAction: [
+            .move(to: .processing, reason: .reported), .move(to: .succeeded, reason: .reported), .move(to: .failed, reason: .reported),
+            .move(to: .canceled, reason: .reported), .move(to: .expired, reason: .reported),
+        ],
+        .processing: [
+            .unchanged(reason: .duplicate), .move(to: .succeeded, reason: .reported), .move(to: .failed, reason: .reported),
+            .move(to: .canceled, reason: .reported), .move(to: .expired, reason: .reported),
+        ],
+        .succeeded: [
+            .unchanged(reason: .staleReport), .unchanged(reason: .duplicate), .unchanged(reason: .staleReport),
+            .unchanged(reason: .staleReport), .unchanged(reason: .staleReport),
+        ],
+        .failed: [
+            .unchanged(reason: .alreadyFinal), .move(to: .requiresReview, reason: .succeededAfterClose), .unchanged(reason: .duplicate),
+            .unchanged(reason: .alreadyFinal), .unchanged(reason: .alreadyFinal),
+        ],
+        .canceled: [
+            .unchanged(reason: .alreadyFinal), .move(to: .requiresReview, reason: .succeededAfterClose), .unchanged(reason: .alreadyFinal),
+            .unchanged(reason: .duplicate), .unchanged(reason: .alreadyFinal),
+        ],
+        .expired: [
+            .unchanged(reason: .alreadyFinal), .move(to: .requiresReview, reason: .succeededAfterClose), .unchanged(reason: .alreadyFinal),
+            .unchanged(reason: .alreadyFinal), .unchanged(reason: .duplicate),
+        ],
+        .requiresReview: [
+            .unchanged(reason: .underReview), .unchanged(reason: .underReview), .unchanged(reason: .underReview),
+            .unchanged(reason: .underReview), .unchanged(reason: .underReview),
+        ],
+    ]
+
+    /// The same, when the reported amount or currency differs from the payment's.
+    static let expectedWhenAmountsDiffer: [PaymentStatus: [Action]] = [
+        .requiresAction: Array(repeating: .move(to: .requiresReview, reason: .amountMismatch), count: 5),
+        .processing: Array(repeating: .move(to: .requiresReview, reason: .amountMismatch), count: 5),
+        .succeeded: expectedWhenAmountsMatch[.succeeded]!,
+        .failed: expectedWhenAmountsMatch[.failed]!,
+        .canceled: expectedWhenAmountsMatch[.canceled]!,
+        .expired: expectedWhenAmountsMatch[.expired]!,
+        .requiresReview: expectedWhenAmountsMatch[.requiresReview]!,
+    ]
+
+    static let outcomes: [ProviderOutcome] = [.processing, .succeeded, .failed, .canceled, .expired]
+
     @Test(arguments: PaymentStatus.allCases)
-    func providerReportsFromEveryStatus(_ status: PaymentStatus) {
-        for outcome in ProviderOutcome.allCases {
-            for matches in [true, false] {
-                let action = PaymentStateMachine.next(from: status, on: .provider(outcome, amountMatches: matches))
-                let expected: PaymentStateMachine.Action
-                switch status {
-                case .requiresReview:
-                    expected = .unchanged(reason: .underReview)
-                case .requiresAction, .processing:
-                    if !matches {
-                        expected = .move(to: .requiresReview, reason: .amountMismatch)
-                    } else if outcome.rawValue == status.rawValue {
-                        expected = .unchanged(reason: .duplicate)
-                    } else {
-                        expected = .move(to: PaymentStatus(rawValue: outcome.rawValue)!, reason: .reported)
-                    }
-                case .succeeded:
-                    expected = .unchanged(reason: outcome == .succeeded ? .duplicate : .staleReport)
-                case .failed, .canceled, .expired:
-                    if outcome == .succeeded {
-                        expected = .move(to: .requiresReview, reason: .succeededAfterClose)
-                    } else {
-                        expected = .unchanged(reason: outcome.rawValue == status.rawValue ? .duplicate : .alreadyFinal)
-                    }
-                }
-                #expect(action == expected, "\(status) + \(outcome) (matches: \(matches))")
+    func providerReportsFromEveryStatus(_ status: PaymentStatus) throws {
+        #expect(Set(Self.outcomes) == Set(ProviderOutcome.allCases))
+        for (matches, table) in [(true, Self.expectedWhenAmountsMatch), (false, Self.expectedWhenAmountsDiffer)] {
+            let expected = try #require(table[status])
+            for (outcome, answer) in zip(Self.outcomes, expected) {
+                #expect(
+                    PaymentStateMachine.next(from: status, on: .provider(outcome, amountMatches: matches)) == answer,
+                    "\(status) + \(outcome) (matches: \(matches))"
+                )
             }
+        }
+    }
+
+    /// A provider that refuses to create a payment fails it, and only a payment it was asked to create.
+    @Test func providerRefusingCreation() {
+        #expect(PaymentStateMachine.next(from: .requiresAction, on: .providerRefusedCreation) == .move(to: .failed, reason: .providerRefused))
+        for status in PaymentStatus.allCases where status != .requiresAction {
+            #expect(PaymentStateMachine.next(from: status, on: .providerRefusedCreation) == .refuse(reason: .alreadyFinal), "\(status)")
         }
     }
 

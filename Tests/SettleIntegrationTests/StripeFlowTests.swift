@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import Logging
 import NIOCore
@@ -83,6 +84,48 @@ import Testing
             // Without the token bound to the payment, the return page shows nothing of it.
             let bare = try await settle.request(.GET, "/checkout/return/\(id)", auth: false)
             #expect(bare.status == 404 && !bare.text.contains("1,500.00"), "\(bare.text)")
+        }
+    }
+
+    /// One flow pinned to hand-written bytes, so the adapter and the emulator cannot agree on a wrong encoding: the
+    /// session request Settle sends is compared with the form Stripe documents, and the event Settle accepts is
+    /// written here by hand and signed here with HMAC-SHA256 (not with Settle's or the emulator's signer).
+    @Test(arguments: Engine.enabled)
+    func sessionRequestAndEventArePinnedToHandWrittenBytes(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let created = try await settle.request(
+                .POST, "/v1/payments",
+                json: #"{"amount":150000,"currency":"COP","provider":"stripe","reference":"order-pinned","description":"Tariff Pro","customer":{"email":"buyer@example.com"},"return_url":"https://shop.example/thanks","cancel_url":"https://shop.example/cart"}"#
+            )
+            #expect(created.status == 201, "\(created.text)")
+            let id = try #require(created.json["id"] as? String)
+            let session = try #require(created.json["provider_payment_id"] as? String)
+            let sent = try #require(emulator.receivedCreateBodies.last)
+            let expiresAt = try #require(sent.split(separator: "&").first { $0.hasPrefix("expires_at=") }).dropFirst("expires_at=".count)
+            #expect(
+                sent == "mode=payment&line_items%5B0%5D%5Bprice_data%5D%5Bcurrency%5D=cop"
+                    + "&line_items%5B0%5D%5Bprice_data%5D%5Bunit_amount%5D=150000"
+                    + "&line_items%5B0%5D%5Bprice_data%5D%5Bproduct_data%5D%5Bname%5D=Tariff%20Pro&line_items%5B0%5D%5Bquantity%5D=1"
+                    + "&client_reference_id=\(id)&metadata%5Bsettle_payment_id%5D=\(id)&metadata%5Bsettle_reference%5D=order-pinned"
+                    + "&success_url=https%3A%2F%2Fshop.example%2Fthanks&cancel_url=https%3A%2F%2Fshop.example%2Fcart"
+                    + "&expires_at=\(expiresAt)&customer_email=buyer%40example.com"
+            )
+            let body = Array(
+                """
+                {"id":"evt_pinned_\(id.suffix(8))","object":"event","api_version":"2024-06-20","type":"checkout.session.completed",\
+                "data":{"object":{"id":"\(session)","object":"checkout.session","status":"complete","payment_status":"paid",\
+                "amount_total":150000,"currency":"cop","client_reference_id":"\(id)"}}}
+                """.utf8
+            )
+            let timestamp = UnixTime.seconds(Date())
+            let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(Self.webhookSecret.utf8)))
+            let hex = mac.map { String(format: "%02x", $0) }.joined()
+            let reply = try await settle.request(
+                .POST, "/v1/webhooks/stripe", headers: [("stripe-signature", "t=\(timestamp),v1=\(hex)")], auth: false,
+                contentType: "application/json", rawBody: body
+            )
+            #expect(reply.status == 200, "\(reply.text)")
+            #expect(try await settle.paymentStatus(id) == "succeeded")
         }
     }
 

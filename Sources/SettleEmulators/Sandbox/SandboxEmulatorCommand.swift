@@ -27,7 +27,7 @@ struct SandboxEmulatorCommand: AsyncParsableCommand {
 
     @Option(help: "Settle's base URL.") var settleURL: String = "http://127.0.0.1:8080"
     @Option(help: "A test-mode secret key, to read the payment's amount.") var apiKey: String
-    @Option(help: "The sandbox's whsec_… secret (SETTLE_SANDBOX_WEBHOOK_SECRET, or the generated one `settle providers` reports).")
+    @Option(help: "The sandbox's whsec_… secret: set SETTLE_SANDBOX_WEBHOOK_SECRET for Settle and here (a generated one is never shown).")
     var webhookSecret: String = ProcessInfo.processInfo.environment["SETTLE_SANDBOX_WEBHOOK_SECRET"] ?? ""
     @Option(help: "The payment (pay_…).") var payment: String
     @Option(help: "approve, decline, pending or expire.") var action: String = "approve"
