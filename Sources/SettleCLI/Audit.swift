@@ -12,7 +12,7 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             let configuration = try await common.configuration()
             let logger = ProcessLogging.bootstrap(configuration.logLevel)
-            let result = try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), logger: logger) { store in
+            let result = try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), options: configuration.storeOptions, logger: logger) { store in
                 try await store.verifyAuditChain()
             }
             switch result {

@@ -14,7 +14,7 @@ struct Keys: AsyncParsableCommand {
     static func withKeys<T: Sendable>(_ common: CommonOptions, _ body: @escaping @Sendable (APIKeyService) async throws -> T) async throws -> T {
         let configuration = try await common.configuration()
         let logger = ProcessLogging.bootstrap(configuration.logLevel)
-        return try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), logger: logger) { store in
+        return try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), options: configuration.storeOptions, logger: logger) { store in
             try await store.migrate()
             return try await body(APIKeyService(store: store, logger: logger))
         }

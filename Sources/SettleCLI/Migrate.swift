@@ -11,7 +11,7 @@ struct Migrate: AsyncParsableCommand {
         let configuration = try await common.configuration()
         let logger = ProcessLogging.bootstrap(configuration.logLevel)
         let location = try DatabaseLocation(url: configuration.databaseURL)
-        let ran = try await Store.withStore(location, logger: logger) { store in try await store.migrate() }
+        let ran = try await Store.withStore(location, options: configuration.storeOptions, logger: logger) { store in try await store.migrate() }
         print(ran.isEmpty ? "Schema is up to date (\(location))." : "Applied: \(ran.joined(separator: ", "))")
     }
 }

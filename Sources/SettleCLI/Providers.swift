@@ -13,7 +13,7 @@ struct Providers: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await common.configuration()
         let logger = ProcessLogging.bootstrap(configuration.logLevel)
-        let report = try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), logger: logger) { store in
+        let report = try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), options: configuration.storeOptions, logger: logger) { store in
             try await store.migrate()
             let registry = ProviderRegistry(settings: configuration.providers, store: store, httpClient: .shared, logger: logger)
             try await registry.loadGeneratedSettings(store: store)

@@ -18,7 +18,7 @@ struct Webhooks: AsyncParsableCommand {
         func run<T: Sendable>(_ body: @escaping @Sendable (WebhookService, Store) async throws -> T) async throws -> T {
             let configuration = try await common.configuration()
             let logger = ProcessLogging.bootstrap(configuration.logLevel)
-            return try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), logger: logger) { store in
+            return try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), options: configuration.storeOptions, logger: logger) { store in
                 try await store.migrate()
                 return try await body(WebhookService(store: store, logger: logger), store)
             }

@@ -30,7 +30,7 @@ public func buildApplication(
     onFirstKey: @escaping @Sendable (APIKeyService.CreatedKey) -> Void = { _ in }
 ) async throws -> SettleApplication {
     let location = try DatabaseLocation(url: configuration.databaseURL)
-    let store = try await Store.open(location, durability: configuration.durability, logger: logger)
+    let store = try await Store.open(location, options: configuration.storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
     let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
     let router = buildRouter(useCases)
@@ -107,6 +107,19 @@ struct StoreService: Service, CustomStringConvertible {
             throw error
         }
         await store.close()
+    }
+}
+
+extension SettleConfiguration {
+    /// What the store is opened with.
+    public var storeOptions: StoreOptions {
+        var options = StoreOptions(durability: durability)
+        options.timeout = databaseTimeout
+        options.statementTimeout = databaseStatementTimeout
+        options.lockTimeout = databaseLockTimeout
+        options.idleInTransactionTimeout = databaseIdleInTransactionTimeout
+        options.caFile = databaseCAFile
+        return options
     }
 }
 

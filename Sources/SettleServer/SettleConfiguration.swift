@@ -15,6 +15,13 @@ public struct SettleConfiguration: Sendable {
     /// Base for the URLs Settle hands out; defaults to `http://<host>:<port>`.
     public var publicURL: String?
     public var durability: Durability = .full
+    /// `SETTLE_DATABASE_TIMEOUT`, `…_STATEMENT_TIMEOUT`, `…_LOCK_TIMEOUT`, `…_IDLE_IN_TRANSACTION_TIMEOUT` (seconds) and
+    /// `SETTLE_DATABASE_CA_FILE`: how long anything waits on the database, and the CA for `sslmode=verify-*`.
+    public var databaseTimeout: Duration = .seconds(5)
+    public var databaseStatementTimeout: Duration = .seconds(30)
+    public var databaseLockTimeout: Duration = .seconds(5)
+    public var databaseIdleInTransactionTimeout: Duration = .seconds(60)
+    public var databaseCAFile: String?
     public var maximumAmount: Int64 = 99_999_999_999
     /// Seconds between sweeps for expired payments.
     public var sweepInterval: Int = 30
@@ -41,6 +48,14 @@ public struct SettleConfiguration: Sendable {
         databaseURL = config.string(forKey: "database.url", isSecret: true, default: databaseURL)
         publicURL = config.string(forKey: "public.url")
         durability = Durability(rawValue: config.string(forKey: "durability", default: "full")) ?? .full
+        func seconds(_ key: String, _ fallback: Duration) -> Duration {
+            config.int(forKey: ConfigKey(key)).map { .seconds(max(1, $0)) } ?? fallback
+        }
+        databaseTimeout = seconds("database.timeout", databaseTimeout)
+        databaseStatementTimeout = seconds("database.statement.timeout", databaseStatementTimeout)
+        databaseLockTimeout = seconds("database.lock.timeout", databaseLockTimeout)
+        databaseIdleInTransactionTimeout = seconds("database.idle.in.transaction.timeout", databaseIdleInTransactionTimeout)
+        databaseCAFile = config.string(forKey: "database.ca.file")
         maximumAmount = Int64(config.int(forKey: "max.amount", default: Int(maximumAmount)))
         sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info

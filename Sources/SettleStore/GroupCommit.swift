@@ -16,6 +16,7 @@ final class GroupCommit: Sendable {
 
     private final class Job: Sendable {
         let work: Work
+        let enqueued = ContinuousClock.now
         let signal = Mutex<(pending: [Signal], waiter: CheckedContinuation<Signal, Never>?)>(([], nil))
 
         init(work: @escaping Work) { self.work = work }
@@ -57,14 +58,18 @@ final class GroupCommit: Sendable {
     }
 
     let driver: any DatabaseDriver
+    /// A job that waited longer than this for its batch is failed without running (`unavailable`): the database is
+    /// stalled, and its caller answers 503 now rather than after the stall.
+    let timeout: Duration
     let maxBatch: Int
     /// SQLite has one writer; PostgreSQL overlaps a few batches, which queue only to chain their audit entries.
     let maxConcurrentBatches: Int
     let logger: Logger
     private let state = Mutex(State())
 
-    init(driver: any DatabaseDriver, maxBatch: Int = 256, logger: Logger) {
+    init(driver: any DatabaseDriver, timeout: Duration = .seconds(5), maxBatch: Int = 256, logger: Logger) {
         self.driver = driver
+        self.timeout = timeout
         self.maxBatch = maxBatch
         self.maxConcurrentBatches = driver.dialect == .postgres ? 4 : 1
         self.logger = logger
@@ -93,13 +98,23 @@ final class GroupCommit: Sendable {
     /// Runs the leader's job with the oldest queued ones, then hands the leader slot to the next queued job (or
     /// gives it back). Each slot is held by exactly one job at a time.
     private func runBatch(leading leader: Job) async {
-        let batch = [leader] + state.withLock { state -> [Job] in
+        let taken = [leader] + state.withLock { state -> [Job] in
             let count = min(maxBatch - 1, state.queue.count)
             let taken = Array(state.queue.prefix(count))
             state.queue.removeFirst(count)
             return taken
         }
-        let results = await execute(batch)
+        let now = ContinuousClock.now
+        var batch: [Job] = []
+        batch.reserveCapacity(taken.count)
+        for job in taken {
+            if now - job.enqueued > timeout {
+                job.send(.done(.failure(StoreError(.unavailable, "The write waited more than \(timeout) for the database."))))
+            } else {
+                batch.append(job)
+            }
+        }
+        let results = batch.isEmpty ? [] : await execute(batch)
         let nextLeader = state.withLock { state -> Job? in
             if !state.queue.isEmpty { return state.queue.removeFirst() }
             state.leaders -= 1
@@ -118,6 +133,7 @@ final class GroupCommit: Sendable {
         while true {
             attempt += 1
             do {
+                let isolated = isolated
                 return try await driver.withWriter { connection in
                     try await self.transaction(batch, on: connection, isolated: isolated)
                 }

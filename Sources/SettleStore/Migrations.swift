@@ -15,7 +15,8 @@ enum Migrator {
     static let advisoryLockKey: Int64 = 0x7365_7474_6C65
 
     static func migrate(_ driver: any DatabaseDriver, migrations: [Migration] = Schema.all) async throws -> [String] {
-        try await driver.withWriter { connection -> [String] in
+        if driver.dialect == .postgres { try await requireDurableCommits(driver) }
+        return try await driver.withWriter { connection -> [String] in
             try await driver.beginWrite(on: connection)
             do {
                 if connection.dialect == .postgres {
@@ -41,6 +42,23 @@ enum Migrator {
                 _ = try? await connection.query("ROLLBACK")
                 throw error
             }
+        }
+    }
+}
+
+extension Migrator {
+    /// Refuses a PostgreSQL session whose commits are not durable (`synchronous_commit = off`, set for the server, the
+    /// database or the role): Settle acknowledges a notification only once it is on disk.
+    static func requireDurableCommits(_ driver: any DatabaseDriver) async throws {
+        let setting = try await driver.withReader { connection in
+            try await connection.query("SELECT current_setting('synchronous_commit') AS value").first?.string("value")
+        }
+        guard setting != "off" else {
+            throw StoreError(
+                .configuration,
+                "PostgreSQL runs Settle's session with synchronous_commit=off, so an acknowledged payment could be lost in a crash. "
+                    + "Set it on for Settle's role or database (ALTER ROLE … SET synchronous_commit = on) and start again."
+            )
         }
     }
 }

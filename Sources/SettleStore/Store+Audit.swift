@@ -16,9 +16,10 @@ extension Store {
         var expectedSequence: Int64 = 1
         var checked: Int64 = 0
         while true {
+            let from = expectedSequence
             let rows = try await read { connection in
                 try await connection.query(
-                    "SELECT * FROM audit_log WHERE seq >= \(expectedSequence) ORDER BY seq LIMIT \(pageSize)"
+                    "SELECT * FROM audit_log WHERE seq >= \(from) ORDER BY seq LIMIT \(pageSize)"
                 )
             }
             if rows.isEmpty { break }

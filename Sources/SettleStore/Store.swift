@@ -11,44 +11,45 @@ public final class Store: Sendable {
     private let migrated = Atomic<Bool>(false)
     public let logger: Logger
     public let location: DatabaseLocation
+    public let options: StoreOptions
 
-    private init(driver: any DatabaseDriver, location: DatabaseLocation, logger: Logger) {
+    private init(driver: any DatabaseDriver, location: DatabaseLocation, options: StoreOptions, logger: Logger) {
         self.driver = driver
         self.location = location
+        self.options = options
         self.logger = logger
-        self.commits = GroupCommit(driver: driver, logger: logger)
+        self.commits = GroupCommit(driver: driver, timeout: options.timeout, logger: logger)
     }
 
     /// Opens the database. For PostgreSQL the pool works only while ``run()`` runs (a service in `serve`, or
     /// ``withStore(_:durability:logger:_:)`` for one-off commands).
-    public static func open(_ location: DatabaseLocation, durability: Durability = .full, logger: Logger) async throws
-        -> Store
-    {
+    public static func open(_ location: DatabaseLocation, durability: Durability = .full, logger: Logger) async throws -> Store {
+        try await open(location, options: StoreOptions(durability: durability), logger: logger)
+    }
+
+    public static func open(_ location: DatabaseLocation, options: StoreOptions, logger: Logger) async throws -> Store {
         let driver: any DatabaseDriver
         switch location {
         case .sqlite(let path):
             do {
                 driver = try await SQLiteDriver.open(
-                    path: path, synchronous: durability == .full ? "FULL" : "NORMAL", logger: logger
+                    path: path, synchronous: options.durability == .full ? "FULL" : "NORMAL", busyTimeout: options.timeout, logger: logger
                 )
             } catch {
                 throw StoreError(.unavailable, "Cannot open the SQLite database at \(path).")
             }
-        case .postgres(let host, let port, let user, let password, let database, let socket):
-            driver = PostgresDriver(
-                host: host, port: port, user: user, password: password, database: database, unixSocket: socket,
-                logger: logger
-            )
+        case .postgres(let server):
+            driver = try PostgresDriver(server, options: options, logger: logger)
         }
-        return Store(driver: driver, location: location, logger: logger)
+        return Store(driver: driver, location: location, options: options, logger: logger)
     }
 
     /// Opens the store, runs it for the duration of `body`, then closes it.
     public static func withStore<T: Sendable>(
-        _ location: DatabaseLocation, durability: Durability = .full, logger: Logger,
+        _ location: DatabaseLocation, options: StoreOptions = StoreOptions(), logger: Logger,
         _ body: @Sendable (Store) async throws -> T
     ) async throws -> T {
-        let store = try await open(location, durability: durability, logger: logger)
+        let store = try await open(location, options: options, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
@@ -92,8 +93,8 @@ public final class Store: Sendable {
         try await commits.write(work)
     }
 
-    /// Runs `body` against committed data.
-    public func read<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    /// Runs `body` against committed data (waiting at most ``StoreOptions/timeout`` for a connection).
+    public func read<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         do {
             return try await driver.withReader(body)
         } catch let error as StoreError {

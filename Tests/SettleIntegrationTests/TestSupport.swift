@@ -11,6 +11,7 @@ import SettleCore
 import SettleProviders
 import SettleServer
 import SettleStore
+import Synchronization
 import Testing
 
 /// The database engines every integration test runs against. PostgreSQL comes from `POSTGRES_HOSTNAME`,
@@ -137,11 +138,20 @@ func withSettle<T: Sendable>(
     let settle = try await buildApplication(configuration, logger: Engine.logger, httpClient: testHTTPClient)
     // Stop the way `serve` stops on SIGTERM: graceful shutdown, services in reverse order (the store last).
     let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: Engine.logger))
+    let startFailure = StartFailure()
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await services.run() }
+        group.addTask {
+            do {
+                try await services.run()
+            } catch {
+                startFailure.error.withLock { $0 = error }
+                throw error
+            }
+        }
         do {
             let deadline = ContinuousClock.now + .seconds(30)
             while settle.runtime.boundPort == nil {
+                if let failure = startFailure.error.withLock({ $0 }) { throw failure }
                 guard ContinuousClock.now < deadline else { throw TestFailure("server did not start") }
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -172,4 +182,9 @@ enum SandboxPage {
         guard let range = html.range(of: #"name="token" value=""#) else { return nil }
         return String(html[range.upperBound...].prefix { $0 != "\"" })
     }
+}
+
+/// The error a test server stopped with before it started serving.
+final class StartFailure: Sendable {
+    let error = Mutex<(any Error)?>(nil)
 }

@@ -7,9 +7,9 @@ import ServiceLifecycle
 protocol DatabaseDriver: Sendable {
     var dialect: SQLDialect { get }
     /// A connection for reads of committed data.
-    func withReader<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T
+    func withReader<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// A connection for one write transaction. Only the group commit calls this (and migrations before it).
-    func withWriter<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T
+    func withWriter<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// Starts a write transaction that holds the engine's write lock as early as it can.
     func beginWrite(on connection: any SQLConnection) async throws
     /// Runs background work (the PostgreSQL pool) until cancelled.

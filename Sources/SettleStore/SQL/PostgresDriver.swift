@@ -1,39 +1,107 @@
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
+import SettleCore
+import Synchronization
 
 /// PostgreSQL through a `PostgresClient` pool. Several Settle instances may share one database: all coordination
 /// goes through it (row locks, unique constraints, `SKIP LOCKED`, an advisory lock for migrations).
+///
+/// Every session is started with `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout`, so a
+/// frozen instance cannot stall the others for long; waiting for a connection is bounded too, so an outage is a 503
+/// within seconds. The connection is encrypted as `sslmode` asks (at least `require` for any host but this machine).
 final class PostgresDriver: DatabaseDriver {
     let dialect = SQLDialect.postgres
     let client: PostgresClient
+    let acquireTimeout: Duration
     let logger: Logger
 
-    init(host: String, port: Int, user: String, password: String?, database: String, unixSocket: String?, logger: Logger) {
+    init(_ server: DatabaseLocation.Postgres, options: StoreOptions, logger: Logger) throws(StoreError) {
         var configuration: PostgresClient.Configuration
-        if let unixSocket {
-            configuration = .init(unixSocketPath: unixSocket, username: user, password: password, database: database)
+        let password = server.password?.value
+        if let unixSocket = server.unixSocket {
+            configuration = .init(unixSocketPath: unixSocket, username: server.user, password: password, database: server.database)
         } else {
-            configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
+            configuration = .init(
+                host: server.host, port: server.port, username: server.user, password: password, database: server.database,
+                tls: try Self.tls(server, caFile: server.caFile ?? options.caFile)
+            )
         }
         configuration.options.maximumConnections = 40
         configuration.options.minimumConnections = 2
+        configuration.options.connectTimeout = options.timeout
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", StoreOptions.milliseconds(options.statementTimeout)),
+            ("lock_timeout", StoreOptions.milliseconds(options.lockTimeout)),
+            ("idle_in_transaction_session_timeout", StoreOptions.milliseconds(options.idleInTransactionTimeout)),
+            ("application_name", "settle"),
+        ]
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.acquireTimeout = options.timeout
         self.logger = logger
     }
 
-    func withReader<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    /// The TLS of a server's connection, from its `sslmode`.
+    static func tls(_ server: DatabaseLocation.Postgres, caFile: String?) throws(StoreError) -> PostgresClient.Configuration.TLS {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch server.tls {
+        case .disable:
+            return .disable
+        case .prefer, .require:
+            tls.certificateVerification = .none
+        case .verifyCA:
+            tls.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            tls.certificateVerification = .fullVerification
+        }
+        if let caFile, server.tls == .verifyCA || server.tls == .verifyFull {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw StoreError(.configuration, "The database CA file \(caFile) could not be read as PEM certificates.")
+            }
+        }
+        return server.tls == .prefer ? .prefer(tls) : .require(tls)
+    }
+
+    func withReader<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await withConnection(body)
     }
 
-    func withWriter<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    func withWriter<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await withConnection(body)
     }
 
-    private func withConnection<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    /// Leases a connection, waiting at most `acquireTimeout` for one (the pool keeps trying to connect during an
+    /// outage; the request does not wait for it), then runs `body` on it.
+    private func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
+        let acquired = Flag()
+        let client = self.client
+        let logger = self.logger
+        let timeout = acquireTimeout
         do {
-            return try await client.withConnection { connection in
-                try await body(PostgresSQLConnection(connection: connection, logger: logger))
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: T?.self) { group in
+                    group.addTask {
+                        try await client.withConnection { connection in
+                            acquired.value.store(true, ordering: .releasing)
+                            return try await body(PostgresSQLConnection(connection: connection, logger: logger))
+                        }
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        guard acquired.value.load(ordering: .acquiring) else {
+                            throw StoreError(.unavailable, "No PostgreSQL connection within \(timeout).")
+                        }
+                        return nil
+                    }
+                    defer { group.cancelAll() }
+                    while let next = try await group.next() {
+                        if let value = next { return value }
+                    }
+                    throw StoreError(.unavailable, "PostgreSQL is unavailable.")
+                }
             }
         } catch let error as PSQLError {
             throw SQLErrorClassifier.classify(postgres: error)
@@ -95,4 +163,9 @@ struct PostgresSQLConnection: SQLConnection {
             throw SQLErrorClassifier.classify(postgres: error)
         }
     }
+}
+
+/// A flag shared by the tasks of one connection request.
+private final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -16,13 +16,13 @@ final class SQLiteDriver: DatabaseDriver {
     let readers: [SQLiteSQLConnection]
     let next = Atomic<Int>(0)
 
-    static func open(path: String, readers readerCount: Int = 4, synchronous: String, logger: Logger) async throws
+    static func open(path: String, readers readerCount: Int = 4, synchronous: String, busyTimeout: Duration, logger: Logger) async throws
         -> SQLiteDriver
     {
         func connect() async throws -> SQLiteSQLConnection {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
             let wrapped = SQLiteSQLConnection(connection: connection)
-            try await wrapped.query("PRAGMA busy_timeout = 10000")
+            try await wrapped.query(SQL(stringLiteral: "PRAGMA busy_timeout = \(StoreOptions.milliseconds(busyTimeout))"))
             try await wrapped.query("PRAGMA foreign_keys = ON")
             return wrapped
         }
@@ -39,12 +39,12 @@ final class SQLiteDriver: DatabaseDriver {
         self.readers = readers
     }
 
-    func withReader<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    func withReader<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
         return try await body(readers[abs(index) % readers.count])
     }
 
-    func withWriter<T: Sendable>(_ body: (any SQLConnection) async throws -> T) async throws -> T {
+    func withWriter<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         try await body(writer)
     }
 
