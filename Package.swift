@@ -132,7 +132,6 @@ let package = Package(
                 "SettleBenchmarks",
                 "SettleEmulators",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                "SettleProviders",
                 "Settle",
                 "SettleStore",
                 "SettleCore",
