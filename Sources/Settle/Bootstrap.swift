@@ -13,6 +13,11 @@ public enum Bootstrap {
         let ran = try await store.migrate()
         if !ran.isEmpty { logger.info("migrated", metadata: ["applied": "\(ran.joined(separator: ", "))"]) }
         try await providers.loadGeneratedSettings(store: store)
+        if store.dialect == .sqlite {
+            // SQLite serves one instance: deliveries in flight when it last stopped are due again at once.
+            let released = try await store.write { tx in try await tx.releaseAllLeases(at: Date()) }
+            if released > 0 { logger.info("webhook deliveries interrupted by the last stop are due again", metadata: ["count": "\(released)"]) }
+        }
         try await pages.load(store: store)
         return try await keys.ensureFirstKey()
     }

@@ -37,8 +37,10 @@ public struct RetrySchedule: Sendable, Hashable {
 public final class WebhookDispatcher: Sendable {
     public struct Configuration: Sendable {
         public var schedule = RetrySchedule()
-        public var timeout: TimeAmount = .seconds(15)
-        public var leaseSeconds: Int64 = 60
+        public var timeout: Duration = .seconds(15)
+        /// How long a claim holds a message. Deliveries in flight renew it every third of it, so a slow receiver is
+        /// not sent the message twice; after a crash the message is due again within this many seconds.
+        public var leaseSeconds: Int64 = 10
         public var batchSize = 64
         /// Disable an endpoint that has failed continuously this long (5 days).
         public var disableAfterSeconds: Int64 = 5 * 86_400
@@ -51,18 +53,15 @@ public final class WebhookDispatcher: Sendable {
     }
 
     public let store: Store
-    let httpClient: HTTPClient
     let configuration: Configuration
     let now: @Sendable () -> Date
     let logger: Logger
     private let stopping = Atomic<Bool>(false)
 
     public init(
-        store: Store, httpClient: HTTPClient, configuration: Configuration = .init(),
-        now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        store: Store, configuration: Configuration = .init(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) {
         self.store = store
-        self.httpClient = httpClient
         self.configuration = configuration
         self.now = now
         self.logger = logger
@@ -102,11 +101,19 @@ public final class WebhookDispatcher: Sendable {
             logger.warning("could not claim webhook messages", metadata: ["error": "\(error)"])
             return 0
         }
-        let outcomes = await withTaskGroup(of: (ClaimedMessage, DeliveryAttempt, DeliveryDecision).self) { group in
+        guard !claimed.isEmpty else { return 0 }
+        let outcomes = await withTaskGroup(of: (ClaimedMessage, DeliveryAttempt, DeliveryDecision)?.self) { group in
             for message in claimed {
                 group.addTask { await self.deliver(message) }
             }
-            return await group.reduce(into: []) { $0.append($1) }
+            // While deliveries are in flight, their claims are renewed: a slow receiver keeps its lease.
+            group.addTask { await self.renewLeases(of: claimed.map(\.messageID)); return nil }
+            var outcomes: [(ClaimedMessage, DeliveryAttempt, DeliveryDecision)] = []
+            while let next = await group.next() {
+                if let outcome = next { outcomes.append(outcome) }
+                if outcomes.count == claimed.count { group.cancelAll() }
+            }
+            return outcomes
         }
         let at = now()
         let disableAfter = configuration.disableAfterSeconds
@@ -123,47 +130,51 @@ public final class WebhookDispatcher: Sendable {
         return claimed.count
     }
 
+    /// Extends the claims of `messageIDs` every third of the lease until cancelled (the deliveries are done).
+    func renewLeases(of messageIDs: [String]) async {
+        let every = Duration.milliseconds(configuration.leaseSeconds * 1000 / 3)
+        let lease = configuration.leaseSeconds
+        while true {
+            do {
+                try await Task.sleep(for: every)
+            } catch {
+                return
+            }
+            let at = now()
+            do {
+                try await store.write { tx in try await tx.renewLeases(messageIDs: messageIDs, at: at, leaseSeconds: lease) }
+            } catch {
+                logger.warning("could not renew webhook leases", metadata: ["count": "\(messageIDs.count)", "error": "\(error)"])
+            }
+        }
+    }
+
     /// Sends one message; returns what happened and what to do next (recorded by the caller with the others).
-    func deliver(_ message: ClaimedMessage) async -> (ClaimedMessage, DeliveryAttempt, DeliveryDecision) {
+    func deliver(_ message: ClaimedMessage) async -> (ClaimedMessage, DeliveryAttempt, DeliveryDecision)? {
         let started = ContinuousClock.now
         let at = now()
         let body = Array(message.event.json.utf8)
-        var statusCode: Int?
-        var responseBody: String?
-        var failure: String?
-        do {
-            try await configuration.addressPolicy.check(url: message.endpoint.url, mode: message.endpoint.mode)
-            var request = HTTPClientRequest(url: message.endpoint.url)
-            request.method = .POST
-            let timestamp = UnixTime.seconds(at)
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "user-agent", value: "Settle-Webhooks/1")
-            request.headers.add(name: "webhook-id", value: message.event.id)
-            request.headers.add(name: "webhook-timestamp", value: String(timestamp))
-            request.headers.add(
-                name: "webhook-signature",
-                value: StandardWebhooks.signatureHeader(
-                    secrets: message.endpoint.signingSecrets(at: at), id: message.event.id, timestamp: timestamp, body: body
-                )
-            )
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await httpClient.execute(request, timeout: configuration.timeout)
-            statusCode = Int(response.status.code)
-            var collected = try await response.body.collect(upTo: 1 << 20)
-            let prefix = collected.readBytes(length: min(1024, collected.readableBytes)) ?? []
-            responseBody = String(decoding: prefix, as: UTF8.self)
-        } catch let error as EndpointAddressPolicy.Refusal {
-            failure = error.message
-        } catch let error as HTTPClientError {
-            failure = error == .deadlineExceeded || error == .readTimeout ? "timeout" : "\(error)"
-        } catch {
-            failure = "\(error)"
-        }
+        let timestamp = UnixTime.seconds(at)
+        let result = await WebhookTransport.send(
+            url: message.endpoint.url, mode: message.endpoint.mode,
+            headers: [
+                ("content-type", "application/json"), ("user-agent", "Settle-Webhooks/1"), ("webhook-id", message.event.id),
+                ("webhook-timestamp", String(timestamp)),
+                (
+                    "webhook-signature",
+                    StandardWebhooks.signatureHeader(
+                        secrets: message.endpoint.signingSecrets(at: at), id: message.event.id, timestamp: timestamp, body: body
+                    )
+                ),
+            ],
+            body: body, timeout: configuration.timeout, policy: configuration.addressPolicy
+        )
+        let statusCode = result.statusCode
         let elapsed = ContinuousClock.now - started
         let attempt = DeliveryAttempt(
             statusCode: statusCode,
             durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000,
-            responseBody: responseBody, error: failure, at: at
+            responseBody: result.responseBody, error: result.error, at: at
         )
         let decision: DeliveryDecision
         switch statusCode {

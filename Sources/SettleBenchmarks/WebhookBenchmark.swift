@@ -79,7 +79,7 @@ public enum WebhookBenchmark {
                     }
                     var configuration = WebhookDispatcher.Configuration()
                     configuration.pollInterval = .milliseconds(5)
-                    let dispatcher = WebhookDispatcher(store: store, httpClient: client, configuration: configuration, logger: logger)
+                    let dispatcher = WebhookDispatcher(store: store, configuration: configuration, logger: logger)
                     let start = ContinuousClock.now
                     let delivered = try await withThrowingTaskGroup(of: Int.self) { workers in
                         workers.addTask {

@@ -127,15 +127,16 @@ public struct ProviderClient: Sendable {
         outgoing.headers.add(name: "user-agent", value: "Settle/1")
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
         if let body = request.body { outgoing.body = .bytes(ByteBuffer(bytes: body)) }
-        let deadline = NIODeadline.now() + TimeAmount(configuration.timeout)
+        let deadline = ContinuousClock.now + configuration.timeout
         do {
-            let response = try await http.execute(outgoing, deadline: deadline)
-            let body = try await response.body.collect(upTo: configuration.maxResponseBytes)
-            return .success(Response(status: response.status.code, headers: response.headers, body: Array(buffer: body)))
+            let response = try await http.execute(outgoing, deadline: NIODeadline.now() + TimeAmount(configuration.timeout))
+            // The client's deadline covers the head; the body is read within what is left of it.
+            let body = try await BoundedBody.read(response, limit: configuration.maxResponseBytes, until: deadline)
+            return .success(Response(status: response.status.code, headers: response.headers, body: body))
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return .failure(Failure(description: "timeout"))
-        } catch is NIOTooManyBytesError {
-            return .failure(Failure(description: "answer larger than \(configuration.maxResponseBytes) bytes"))
+        } catch let error as BoundedBody.Failure {
+            return .failure(Failure(description: error.description))
         } catch {
             return .failure(Failure(description: "network error"))
         }

@@ -40,7 +40,7 @@ public func buildApplication(
     ]
     if configuration.runDispatcher {
         services.append(
-            DispatcherService(dispatcher: WebhookDispatcher(store: store, httpClient: httpClient, configuration: configuration.webhooks, logger: logger))
+            DispatcherService(dispatcher: WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger))
         )
     }
     var app = Application(

@@ -88,6 +88,33 @@ extension StoreTransaction {
         }
     }
 
+    /// Extends the claims of messages still being delivered (their attempts not yet recorded).
+    public func renewLeases(messageIDs: [String], at: Date, leaseSeconds: Int64) async throws {
+        guard !messageIDs.isEmpty else { return }
+        let until = UnixTime.milliseconds(at) + leaseSeconds * 1000
+        for chunk in stride(from: 0, to: messageIDs.count, by: 300).map({ messageIDs[$0..<min($0 + 300, messageIDs.count)] }) {
+            var ids: SQL = ""
+            for (index, id) in chunk.enumerated() { ids = ids + (index == 0 ? "" : ",") + "\(id)" }
+            try await query(
+                """
+                UPDATE webhook_messages SET locked_until = \(until)
+                WHERE id IN (\(ids)) AND state = 'pending' AND locked_until IS NOT NULL
+                """
+            )
+        }
+    }
+
+    /// Frees every claim (a single-instance database at startup: whoever held them is gone). Returns how many.
+    @discardableResult
+    public func releaseAllLeases(at: Date) async throws -> Int {
+        try await query(
+            """
+            UPDATE webhook_messages SET locked_until = NULL
+            WHERE state = 'pending' AND locked_until IS NOT NULL AND locked_until > \(UnixTime.milliseconds(at)) RETURNING id
+            """
+        ).count
+    }
+
     /// Records the attempts of one dispatcher pass and applies each decision: attempts in one multi-row insert,
     /// delivered messages in one update; retries, dead letters and disabling per message. `disableAfterSeconds` is
     /// how long an endpoint may fail continuously before it is disabled.

@@ -13,6 +13,8 @@ final class ScriptedServer: Sendable {
         var headers: [(String, String)] = []
         var body: [UInt8] = Array("{}".utf8)
         var delay: Duration = .zero
+        /// Send the body a byte at a time, this long apart (a receiver that trickles its answer).
+        var trickle: Duration?
     }
 
     struct Received: Sendable {
@@ -23,10 +25,18 @@ final class ScriptedServer: Sendable {
     }
 
     private let state = Mutex<(answers: [Answer], received: [Received])>(([Answer(status: 200)], []))
-    private let port = Mutex<Int?>(nil)
+    private let boundPort = Mutex<Int?>(nil)
+    let host: String
+    let requestedPort: Int
+
+    init(host: String = "127.0.0.1", port: Int = 0) {
+        self.host = host
+        self.requestedPort = port
+    }
 
     var received: [Received] { state.withLock { $0.received } }
-    var url: String { "http://127.0.0.1:\(port.withLock { $0 }!)" }
+    var port: Int { boundPort.withLock { $0 }! }
+    var url: String { "http://\(host):\(port)" }
 
     /// The answers to give, in order; the last one repeats.
     func script(_ answers: [Answer]) { state.withLock { $0.answers = answers } }
@@ -38,13 +48,13 @@ final class ScriptedServer: Sendable {
         var logger = Logger(label: "scripted")
         logger.logLevel = .critical
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in self.port.withLock { $0 = channel.localAddress?.port } }, logger: logger
+            router: router, configuration: .init(address: .hostname(host, port: requestedPort)),
+            onServerRunning: { channel in self.boundPort.withLock { $0 = channel.localAddress?.port } }, logger: logger
         )
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.run() }
             defer { group.cancelAll() }
-            while port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+            while boundPort.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
             return try await body()
         }
     }
@@ -53,6 +63,7 @@ final class ScriptedServer: Sendable {
         let bytes = try await request.body.collect(upTo: 1 << 20)
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
+        headers["host"] = request.head.authority  // HTTP/1's Host arrives as the authority
         let answer = state.withLock { state -> Answer in
             state.received.append(Received(method: request.method.rawValue, path: request.uri.path, headers: headers, body: Array(buffer: bytes)))
             return state.answers.count > 1 ? state.answers.removeFirst() : state.answers[0]
@@ -60,6 +71,19 @@ final class ScriptedServer: Sendable {
         if answer.delay > .zero { try await Task.sleep(for: answer.delay) }
         var fields = HTTPFields()
         for (name, value) in answer.headers { fields[HTTPField.Name(name)!] = value }
+        if let pause = answer.trickle {
+            let bytes = answer.body
+            return Response(
+                status: .init(code: answer.status), headers: fields,
+                body: ResponseBody { writer in
+                    for byte in bytes {
+                        try await writer.write(ByteBuffer(bytes: [byte]))
+                        try await Task.sleep(for: pause)
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
         return Response(status: .init(code: answer.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 }

@@ -29,7 +29,8 @@ enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     static let logger: Logger = {
         var logger = Logger(label: "settle.tests")
-        logger.logLevel = .critical
+        // SETTLE_TEST_LOG_LEVEL=debug shows what the servers under test do.
+        logger.logLevel = ProcessInfo.processInfo.environment["SETTLE_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return logger
     }()
 

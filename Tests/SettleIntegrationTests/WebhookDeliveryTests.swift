@@ -39,9 +39,7 @@ import Testing
                 var configuration = WebhookDispatcher.Configuration()
                 configuration.schedule = RetrySchedule(jitter: 0)
                 configure(&configuration)
-                let dispatcher = WebhookDispatcher(
-                    store: settle.store, httpClient: settle.client, configuration: configuration, now: clock.reader, logger: Engine.logger
-                )
+                let dispatcher = WebhookDispatcher(store: settle.store, configuration: configuration, now: clock.reader, logger: Engine.logger)
                 try await body(settle, receiver, clock, dispatcher)
             }
         }
@@ -188,7 +186,7 @@ import Testing
                 let at = clock.now
                 let claimed = try await settle.store.write { tx in try await tx.claimDueMessages(at: at, limit: 10, leaseSeconds: 60) }
                 #expect(claimed.count == 1)
-                let restarted = WebhookDispatcher(store: settle.store, httpClient: settle.client, now: clock.reader, logger: Engine.logger)
+                let restarted = WebhookDispatcher(store: settle.store, now: clock.reader, logger: Engine.logger)
                 #expect(await restarted.dispatchDue() == 0)  // still leased
                 clock.advance(seconds: 61)
                 #expect(await restarted.dispatchDue() == 1)
@@ -283,7 +281,7 @@ import Testing
         let receiver = WebhookReceiver()
         try await receiver.run {
             try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.runDispatcher = false }) { settle in
-                let dispatcher = WebhookDispatcher(store: settle.store, httpClient: settle.client, logger: Engine.logger)
+                let dispatcher = WebhookDispatcher(store: settle.store, logger: Engine.logger)
                 _ = try await createEndpoint(settle, url: receiver.url)
                 receiver.answer(200, delay: .milliseconds(800))
                 _ = try await settle.createPayment()
@@ -310,7 +308,7 @@ import Testing
         _ = try policy.validate(url: "http://localhost:9000/h", mode: .test)
         #expect(throws: EndpointAddressPolicy.Refusal.self) { _ = try policy.validate(url: "http://example.com/h", mode: .test) }
         // At delivery time the resolved addresses are checked too (a public name that points inside is refused).
-        await #expect(throws: EndpointAddressPolicy.Refusal.self) { try await policy.check(url: "https://localhost.localdomain/h", mode: .live) }
+        await #expect(throws: EndpointAddressPolicy.Refusal.self) { _ = try await policy.target(url: "https://localhost.localdomain/h", mode: .live) }
         #expect(EndpointAddressPolicy.isPublic([93, 184, 216, 34]))
         #expect(!EndpointAddressPolicy.isPublic([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1]))
     }
