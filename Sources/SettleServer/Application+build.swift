@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Settle
 import SettleCore
@@ -33,19 +35,34 @@ public func buildApplication(
     let store = try await Store.open(location, options: configuration.storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
     let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
-    let router = buildRouter(useCases)
+    let router = buildRouter(useCases, limits: configuration.limits)
     var services: [any Service] = [
         StoreService(store: store),
         SweepService(sweeper: Sweeper(store: store, providers: useCases.providers, logger: logger), interval: configuration.sweepInterval),
     ]
+    services.append(
+        RetentionRunner(retention: RetentionService(store: store, days: configuration.retentionDays, logger: logger), interval: .seconds(3600), logger: logger)
+    )
     if configuration.runDispatcher {
         services.append(
             DispatcherService(dispatcher: WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger))
         )
     }
+    let limits = configuration.limits
     var app = Application(
         router: router,
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Settle"),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    RequestDeadlineHandler(readTimeout: TimeAmount(limits.readTimeout), idleTimeout: TimeAmount(limits.idleTimeout))
+                ],
+                idleTimeout: TimeAmount(limits.idleTimeout)
+            )
+        ),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "Settle",
+            availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)
+        ),
         services: services,
         onServerRunning: { channel in
             if let port = channel.localAddress?.port { runtime.serverBound(port: port) }
@@ -82,7 +99,9 @@ func makeUseCases(
         idempotency: IdempotencyService(store: store, logger: logger),
         apiKeys: APIKeyService(store: store, logger: logger),
         webhooks: WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger),
-        notifications: NotificationIngestor(store: store, providers: providers, logger: logger),
+        notifications: NotificationIngestor(
+            store: store, providers: providers, rejections: RejectionSampler(perMinute: configuration.rejectedPerMinute), logger: logger
+        ),
         providers: providers,
         health: HealthService(store: store),
         pages: BuyerPages(store: store, providers: providers, tokens: pageTokens, publicURL: publicURL, httpClient: httpClient, logger: logger),

@@ -3,17 +3,30 @@ import Settle
 
 /// The routes, over the use cases alone. Separate from ``buildApplication(_:logger:httpClient:onFirstKey:)`` so tests
 /// can build it and drive it in process.
-public func buildRouter(_ useCases: UseCases) -> Router<SettleRequestContext> {
+public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimits()) -> Router<SettleRequestContext> {
     let router = Router(context: SettleRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
-    HealthController(health: useCases.health).addRoutes(to: router)
-    SandboxController(pages: useCases.pages).addRoutes(to: router)
-    ReturnPageController(pages: useCases.pages).addRoutes(to: router)
+    let proxies = Set(limits.trustedProxies)
+    HealthController(health: useCases.health).addRoutes(to: router.group())
+    let pages = router.group().add(
+        middleware: RateLimitMiddleware(
+            limiter: RateLimiter(rate: limits.pageRate, burst: 30), key: .sourceAddress, trustedProxies: proxies
+        )
+    )
+    SandboxController(pages: useCases.pages).addRoutes(to: pages)
+    ReturnPageController(pages: useCases.pages).addRoutes(to: pages)
     let v1 = router.group("v1")
-    WebhooksController(ingestor: useCases.notifications).addRoutes(to: v1)
-    let api = v1.group().add(middleware: AuthenticationMiddleware(apiKeys: useCases.apiKeys))
+    let providers = v1.group().add(
+        middleware: RateLimitMiddleware(
+            limiter: RateLimiter(rate: limits.providerRate, burst: limits.providerRate * 2), key: .sourceAddress, trustedProxies: proxies
+        )
+    )
+    WebhooksController(ingestor: useCases.notifications).addRoutes(to: providers)
+    let api = v1.group()
+        .add(middleware: AuthenticationMiddleware(apiKeys: useCases.apiKeys))
+        .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rate: limits.apiRate, burst: limits.apiRate * 2), key: .apiKey, trustedProxies: proxies))
     let aliases = Set(useCases.providers.parameterAliases.map(\.alias.name))
     PaymentsController(payments: useCases.payments, idempotency: useCases.idempotency, aliases: aliases).addRoutes(to: api)
     EventsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)

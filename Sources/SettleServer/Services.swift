@@ -47,3 +47,29 @@ struct SweepService: Service, CustomStringConvertible {
         }
     }
 }
+
+/// Purges records past their retention every `interval`.
+struct RetentionRunner: Service, CustomStringConvertible {
+    let retention: RetentionService
+    let interval: Duration
+    let logger: Logger
+    var description: String { "RetentionRunner" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await retention.waitUntilReady()
+                while !Task.isCancelled {
+                    do {
+                        try await retention.purge()
+                    } catch {
+                        logger.warning("retention purge failed", metadata: ["error": "\(error)"])
+                    }
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+    }
+}

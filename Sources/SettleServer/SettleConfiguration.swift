@@ -1,4 +1,5 @@
 import Configuration
+import Foundation
 import Logging
 import Settle
 import SettleCore
@@ -26,6 +27,12 @@ public struct SettleConfiguration: Sendable {
     /// Seconds between sweeps for expired payments.
     public var sweepInterval: Int = 30
     public var logLevel: Logger.Level = .info
+    /// Timeouts, the connection cap and rate limits of the HTTP server.
+    public var limits = ServerLimits()
+    /// How long a rejected provider call and a webhook attempt are kept (`SETTLE_RETENTION_DAYS`), and how many
+    /// rejected calls per provider and minute are stored at most (`SETTLE_REJECTED_PER_MINUTE`).
+    public var retentionDays = 30
+    public var rejectedPerMinute = 60
     /// Outbound webhook delivery (retry schedule, timeout, when to disable failing endpoints).
     public var webhooks = WebhookDispatcher.Configuration()
     /// Each catalog provider's settings, by provider name (`providers["stripe"]["secret_key"]`).
@@ -60,6 +67,16 @@ public struct SettleConfiguration: Sendable {
         sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
         webhooks.disableAfterSeconds = Int64(config.int(forKey: "webhooks.disable.after", default: Int(webhooks.disableAfterSeconds)))
+        limits.readTimeout = seconds("http.read.timeout", limits.readTimeout)
+        limits.idleTimeout = seconds("http.idle.timeout", limits.idleTimeout)
+        limits.maxConnections = max(1, config.int(forKey: "http.max.connections", default: limits.maxConnections))
+        limits.apiRate = max(0, config.int(forKey: "rate.limit.api", default: limits.apiRate))
+        limits.providerRate = max(0, config.int(forKey: "rate.limit.providers", default: limits.providerRate))
+        limits.pageRate = max(0, config.int(forKey: "rate.limit.pages", default: limits.pageRate))
+        limits.trustedProxies = config.string(forKey: "trusted.proxies", default: "").split(separator: ",")
+            .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        retentionDays = max(1, config.int(forKey: "retention.days", default: retentionDays))
+        rejectedPerMinute = max(0, config.int(forKey: "rejected.per.minute", default: rejectedPerMinute))
         for module in catalog {
             var values: [String: String] = [:]
             for setting in module.settings {

@@ -9,11 +9,14 @@ public struct SettleRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var requestID: String
     public var caller: Caller?
+    /// The peer's IP address (a proxy's, behind one).
+    public var remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = Identifier.make("req", length: 20)
         self.caller = nil
+        self.remoteAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// Request bodies above 1 MiB are refused with 413.

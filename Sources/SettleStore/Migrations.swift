@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -202,6 +202,18 @@ enum Schema {
         [
             "ALTER TABLE payments ADD COLUMN payment_method TEXT",
             "UPDATE settings SET name = 'sandbox.webhook_secret' WHERE name = 'sandbox_webhook_secret'",
+        ]
+    }
+
+    /// Indexes for the retention purge and for checking payments against the audit trail, and the audit head's
+    /// anchor (an HMAC of the head under `SETTLE_AUDIT_KEY`).
+    static let retentionAndAnchors = Migration(version: 5, name: "retention_and_anchors") { _ in
+        [
+            "CREATE INDEX rejected_notifications_received ON rejected_notifications (received_at)",
+            "CREATE INDEX webhook_attempts_attempted ON webhook_attempts (attempted_at)",
+            "CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at)",
+            "CREATE INDEX audit_log_target ON audit_log (target_type, target_id, seq)",
+            "ALTER TABLE audit_head ADD COLUMN mac TEXT",
         ]
     }
 }

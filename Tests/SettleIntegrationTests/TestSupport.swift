@@ -135,6 +135,8 @@ func withSettle<T: Sendable>(
     configuration.databaseURL = databaseURL
     configuration.port = 0
     configuration.sweepInterval = 3600
+    // Tests fire from one address and one key far faster than any merchant; the limits have tests of their own.
+    configuration.limits = .unlimitedRates
     configure(&configuration)
     let settle = try await buildApplication(configuration, logger: Engine.logger, httpClient: testHTTPClient)
     // Stop the way `serve` stops on SIGTERM: graceful shutdown, services in reverse order (the store last).

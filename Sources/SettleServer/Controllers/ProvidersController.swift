@@ -34,7 +34,7 @@ struct ProvidersController {
 struct HealthController {
     let health: HealthService
 
-    func addRoutes(to router: Router<SettleRequestContext>) {
+    func addRoutes(to router: RouterGroup<SettleRequestContext>) {
         router.get("health", use: check)
     }
 

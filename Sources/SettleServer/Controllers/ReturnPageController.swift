@@ -8,7 +8,7 @@ import SettleCore
 struct ReturnPageController {
     let pages: BuyerPages
 
-    func addRoutes(to router: Router<SettleRequestContext>) {
+    func addRoutes(to router: RouterGroup<SettleRequestContext>) {
         router.get("checkout/return/:id", use: page)
     }
 

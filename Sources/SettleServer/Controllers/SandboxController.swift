@@ -9,7 +9,7 @@ import SettleProviders
 struct SandboxController {
     let pages: BuyerPages
 
-    func addRoutes(to router: Router<SettleRequestContext>) {
+    func addRoutes(to router: RouterGroup<SettleRequestContext>) {
         router.get("sandbox/checkout/:id", use: page)
         router.post("sandbox/checkout/:id", use: choose)
     }
