@@ -12,7 +12,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     HealthController(health: useCases.health).addRoutes(to: router.group())
     let pages = router.group().add(
         middleware: RateLimitMiddleware(
-            limiter: RateLimiter(rate: limits.pageRate, burst: 30), key: .sourceAddress, trustedProxies: proxies
+            limiter: RateLimiter(rate: limits.pageRate, burst: max(3, limits.pageRate * 3)), key: .sourceAddress, trustedProxies: proxies
         )
     )
     SandboxController(pages: useCases.pages).addRoutes(to: pages)

@@ -74,11 +74,11 @@ import Testing
     @Test(arguments: Engine.enabled)
     func burstsOverTheRateGet429WithRetryAfter(_ engine: Engine) async throws {
         try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: {
-            $0.limits.providerRate = 5
-            $0.limits.apiRate = 5
-            $0.limits.pageRate = 2
+            $0.limits.providerRate = 1
+            $0.limits.apiRate = 1
+            $0.limits.pageRate = 1
         }) { settle in
-            // Provider endpoints, per source address: a burst of 10 (twice the rate) passes, then 429.
+            // Provider endpoints, per source address: a burst of 2 (twice the rate) passes, then 429.
             var providerStatuses: [Int] = []
             var retryAfter: String?
             for _ in 0..<16 {
@@ -92,22 +92,22 @@ import Testing
                     #expect(reply.errorCode == "rate_limited")
                 }
             }
-            #expect(providerStatuses.prefix(10).allSatisfy { $0 == 401 }, "\(providerStatuses)")
-            #expect(providerStatuses.suffix(3).allSatisfy { $0 == 429 }, "\(providerStatuses)")
+            #expect(providerStatuses.prefix(2).allSatisfy { $0 == 401 }, "\(providerStatuses)")
+            #expect(providerStatuses.filter { $0 == 429 }.count >= 8, "\(providerStatuses)")
             #expect(Int(retryAfter ?? "") ?? 0 >= 1)
 
             // The API, per key: another key has its own budget.
             var apiStatuses: [Int] = []
             for _ in 0..<14 { apiStatuses.append(try await settle.request(.GET, "/v1/payments").status) }
-            #expect(apiStatuses.prefix(10).allSatisfy { $0 == 200 } && apiStatuses.last == 429, "\(apiStatuses)")
+            #expect(apiStatuses.prefix(2).allSatisfy { $0 == 200 } && apiStatuses.filter { $0 == 429 }.count >= 6, "\(apiStatuses)")
             let (other, key) = APIKeys.generate(mode: .test, name: "other", at: Date())
             try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: other) }
             #expect(try await settle.request(.GET, "/v1/payments", headers: [("authorization", "Bearer \(other)")], auth: false).status == 200)
 
             // Pages, per source address.
             var pageStatuses: [Int] = []
-            for _ in 0..<34 { pageStatuses.append(try await settle.request(.GET, "/checkout/return/pay_x", auth: false).status) }
-            #expect(pageStatuses.first == 404 && pageStatuses.last == 429, "\(pageStatuses)")
+            for _ in 0..<14 { pageStatuses.append(try await settle.request(.GET, "/checkout/return/pay_x", auth: false).status) }
+            #expect(pageStatuses.prefix(3).allSatisfy { $0 == 404 } && pageStatuses.filter { $0 == 429 }.count >= 6, "\(pageStatuses)")
 
             // After the wait the caller may go on.
             try await Task.sleep(for: .seconds(Int(retryAfter ?? "1") ?? 1))

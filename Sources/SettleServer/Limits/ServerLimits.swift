@@ -11,7 +11,7 @@ public struct ServerLimits: Sendable, Hashable {
     public var apiRate = 100
     /// `SETTLE_RATE_LIMIT_PROVIDERS`: requests a second per source address on `/v1/webhooks/…` (bursts of twice that).
     public var providerRate = 1000
-    /// `SETTLE_RATE_LIMIT_PAGES`: requests a second per source address on the buyer's pages (bursts of 30).
+    /// `SETTLE_RATE_LIMIT_PAGES`: requests a second per source address on the buyer's pages (bursts of three times that).
     public var pageRate = 10
     /// `SETTLE_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the real source address.
     public var trustedProxies: [String] = []
