@@ -19,6 +19,9 @@ public enum Bootstrap {
             if released > 0 { logger.info("webhook deliveries interrupted by the last stop are due again", metadata: ["count": "\(released)"]) }
         }
         try await pages.load(store: store)
+        if !(try await store.anchorAuditHeadIfUnanchored()) {
+            logger.critical("the audit chain's anchor does not match its head: run settle audit verify (the trail may have been truncated or rewritten)")
+        }
         return try await keys.ensureFirstKey()
     }
 }

@@ -81,6 +81,16 @@ public enum AuditChain {
     }
 }
 
+extension AuditChain {
+    /// The anchor of a chain head: HMAC-SHA256 of `settle-audit-head:<seq>:<hash>` under the audit key, lowercase hex.
+    /// Kept beside the head, it lets `settle audit verify` tell a truncated or rewritten trail from an intact one: the
+    /// rows can be changed by anyone who can write the database, the anchor only by someone who holds the key.
+    public static func anchor(key: Secret, sequence: Int64, hash: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("settle-audit-head:\(sequence):\(hash)".utf8), using: SymmetricKey(data: Array(key.value.utf8)))
+        return Hex.encode(mac)
+    }
+}
+
 /// Lowercase hexadecimal.
 public enum Hex {
     static let digits = Array("0123456789abcdef".utf8)

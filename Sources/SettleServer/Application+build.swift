@@ -138,6 +138,7 @@ extension SettleConfiguration {
         options.lockTimeout = databaseLockTimeout
         options.idleInTransactionTimeout = databaseIdleInTransactionTimeout
         options.caFile = databaseCAFile
+        options.auditKey = auditKey
         return options
     }
 }

@@ -48,7 +48,7 @@ struct SweepService: Service, CustomStringConvertible {
     }
 }
 
-/// Purges records past their retention every `interval`.
+/// Purges records past their retention a minute after start, then every `interval`.
 struct RetentionRunner: Service, CustomStringConvertible {
     let retention: RetentionService
     let interval: Duration
@@ -59,6 +59,7 @@ struct RetentionRunner: Service, CustomStringConvertible {
         do {
             try await cancelWhenGracefulShutdown {
                 try await retention.waitUntilReady()
+                try await Task.sleep(for: .seconds(60))
                 while !Task.isCancelled {
                     do {
                         try await retention.purge()

@@ -23,6 +23,8 @@ public struct SettleConfiguration: Sendable {
     public var databaseLockTimeout: Duration = .seconds(5)
     public var databaseIdleInTransactionTimeout: Duration = .seconds(60)
     public var databaseCAFile: String?
+    /// `SETTLE_AUDIT_KEY` (secret, at least 32 characters): anchors the audit chain's head with an HMAC under it.
+    public var auditKey: Secret?
     public var maximumAmount: Int64 = 99_999_999_999
     /// Seconds between sweeps for expired payments.
     public var sweepInterval: Int = 30
@@ -63,6 +65,7 @@ public struct SettleConfiguration: Sendable {
         databaseLockTimeout = seconds("database.lock.timeout", databaseLockTimeout)
         databaseIdleInTransactionTimeout = seconds("database.idle.in.transaction.timeout", databaseIdleInTransactionTimeout)
         databaseCAFile = config.string(forKey: "database.ca.file")
+        auditKey = config.string(forKey: "audit.key", isSecret: true).map { Secret($0) }
         maximumAmount = Int64(config.int(forKey: "max.amount", default: Int(maximumAmount)))
         sweepInterval = config.int(forKey: "sweep.interval", default: sweepInterval)
         logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info

@@ -1,4 +1,5 @@
 import Logging
+import SettleCore
 import Synchronization
 
 /// Groups the writes of concurrent requests into one transaction, so many requests share one disk flush.
@@ -67,9 +68,13 @@ final class GroupCommit: Sendable {
     let logger: Logger
     private let state = Mutex(State())
 
-    init(driver: any DatabaseDriver, timeout: Duration = .seconds(5), maxBatch: Int = 256, logger: Logger) {
+    /// Anchors the audit chain's head (``AuditChain/anchor(key:sequence:hash:)``) at every commit, when set.
+    let auditKey: Secret?
+
+    init(driver: any DatabaseDriver, timeout: Duration = .seconds(5), auditKey: Secret? = nil, maxBatch: Int = 256, logger: Logger) {
         self.driver = driver
         self.timeout = timeout
+        self.auditKey = auditKey
         self.maxBatch = maxBatch
         self.maxConcurrentBatches = driver.dialect == .postgres ? 4 : 1
         self.logger = logger
@@ -160,7 +165,7 @@ final class GroupCommit: Sendable {
     {
         try await driver.beginWrite(on: connection)
         do {
-            let transaction = StoreTransaction(connection: connection)
+            let transaction = StoreTransaction(connection: connection, auditKey: auditKey)
             var results: [Result<any Sendable, any Error>] = []
             results.reserveCapacity(batch.count)
             for job in batch where !isolated {

@@ -17,6 +17,9 @@ public struct StoreOptions: Sendable, Hashable {
     /// A PEM file of CA certificates for `sslmode=verify-ca`/`verify-full` (`SETTLE_DATABASE_CA_FILE`); the URL's
     /// `sslrootcert` wins.
     public var caFile: String?
+    /// `SETTLE_AUDIT_KEY`: anchors the audit chain's head with an HMAC under this key, so truncating or rewriting the
+    /// trail is detected by `settle audit verify`.
+    public var auditKey: Secret?
 
     public init(durability: Durability = .full) {
         self.durability = durability

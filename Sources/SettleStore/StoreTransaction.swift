@@ -14,10 +14,12 @@ public final class StoreTransaction: Sendable {
     }
 
     let connection: any SQLConnection
+    let auditKey: Secret?
     private let pendingAudit = Mutex<[AuditRecord]>([])
 
-    init(connection: any SQLConnection) {
+    init(connection: any SQLConnection, auditKey: Secret? = nil) {
         self.connection = connection
+        self.auditKey = auditKey
     }
 
     public var dialect: SQLDialect { connection.dialect }
@@ -77,6 +79,7 @@ public final class StoreTransaction: Sendable {
             for (index, value) in chunk.enumerated() { sql = sql + (index == 0 ? "" : ",") + value }
             try await query(sql)
         }
-        try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash) WHERE id = 1")
+        let anchor = auditKey.map { AuditChain.anchor(key: $0, sequence: head.sequence, hash: head.hash) }
+        try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash), mac = \(anchor) WHERE id = 1")
     }
 }

@@ -23,8 +23,12 @@ import Testing
         )
     }
 
-    static func audit(_ id: String) -> AuditRecord {
-        AuditRecord(actorKind: .system, actorID: "test", action: .paymentCreated, targetType: .payment, targetID: id, at: Date())
+    /// The entry Settle writes with a new payment (the payment as the API shows it).
+    static func audit(_ payment: Payment) -> AuditRecord {
+        AuditRecord(
+            actorKind: .system, actorID: "test", action: .paymentCreated, targetType: .payment, targetID: payment.id,
+            after: payment.apiObject, at: Date()
+        )
     }
 
     struct Refusal: Error {}
@@ -39,7 +43,7 @@ import Testing
                         do {
                             try await store.write { tx in
                                 try await tx.insertPayment(payment)
-                                try await tx.appendAudit(Self.audit(payment.id))
+                                try await tx.appendAudit(Self.audit(payment))
                                 if index % 10 == 0 { throw Refusal() }  // rolled back alone
                             }
                         } catch is Refusal {}
