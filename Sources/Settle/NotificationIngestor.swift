@@ -94,6 +94,7 @@ public struct NotificationIngestor: Sendable {
             }
             return outcomes
         }, logger: logger)
+        logger.debug("notification stored", metadata: ["provider": "\(name)", "outcomes": "\(outcomes)"])
         return (verified.acknowledgement, outcomes)
     }
 

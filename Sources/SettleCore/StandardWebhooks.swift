@@ -34,9 +34,11 @@ public struct StandardWebhookSecret: Sendable, Hashable {
 
 // MARK: - CustomStringConvertible
 
-extension StandardWebhookSecret: CustomStringConvertible {
+extension StandardWebhookSecret: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// Never prints the key.
     public var description: String { "whsec_<redacted>" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
 /// Standard Webhooks signatures.

@@ -62,3 +62,14 @@ public struct WebhookEndpoint: Sendable, Hashable {
     }
 
 }
+
+// MARK: - CustomDebugStringConvertible, CustomReflectable
+
+extension WebhookEndpoint: CustomDebugStringConvertible, CustomReflectable {
+    /// The endpoint without its signing secrets (interpolation and `dump` use the mirror, which leaves them out too).
+    public var debugDescription: String { "WebhookEndpoint(\(id), \(mode.rawValue), \(url), \(status.rawValue))" }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["id": id, "mode": mode, "url": url, "status": status, "enabledEvents": enabledEvents], displayStyle: .struct)
+    }
+}

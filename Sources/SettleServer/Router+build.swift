@@ -6,6 +6,7 @@ import Settle
 public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimits()) -> Router<SettleRequestContext> {
     let router = Router(context: SettleRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: RequestLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     let proxies = Set(limits.trustedProxies)

@@ -128,7 +128,7 @@ let testHTTPClient: HTTPClient = {
 
 /// Runs Settle against `databaseURL` on a free loopback port while `body` runs.
 func withSettle<T: Sendable>(
-    databaseURL: String, configure: (inout SettleConfiguration) -> Void = { _ in },
+    databaseURL: String, logger: Logger = Engine.logger, configure: (inout SettleConfiguration) -> Void = { _ in },
     _ body: @Sendable (RunningSettle) async throws -> T
 ) async throws -> T {
     var configuration = SettleConfiguration()
@@ -138,9 +138,9 @@ func withSettle<T: Sendable>(
     // Tests fire from one address and one key far faster than any merchant; the limits have tests of their own.
     configuration.limits = .unlimitedRates
     configure(&configuration)
-    let settle = try await buildApplication(configuration, logger: Engine.logger, httpClient: testHTTPClient)
+    let settle = try await buildApplication(configuration, logger: logger, httpClient: testHTTPClient)
     // Stop the way `serve` stops on SIGTERM: graceful shutdown, services in reverse order (the store last).
-    let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: Engine.logger))
+    let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: logger))
     let startFailure = StartFailure()
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask {
