@@ -115,7 +115,12 @@ import Testing
                 let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0.addingTimeInterval(1)) }
                 #expect(claim == .inProgress)
             }
-            // The first request died: after two minutes its key may be taken over.
+            // The first request died: after two minutes its key may be taken over, but only by the same request.
+            let changed = IdempotencyScope(apiKeyID: "key_1", key: "k", requestHash: "h1-changed")
+            do {
+                let claim = try await store.write { tx in try await tx.claimIdempotencyKey(changed, at: t0.addingTimeInterval(121)) }
+                #expect(claim == .mismatch)
+            }
             do {
                 let claim = try await store.write { tx in try await tx.claimIdempotencyKey(scope, at: t0.addingTimeInterval(121)) }
                 #expect(claim == .proceed)

@@ -129,6 +129,27 @@ import Testing
         }
     }
 
+    /// A success that does not say how much, or in what currency, never counts as a match: review, not succeeded.
+    @Test(arguments: Engine.enabled)
+    func aSuccessWithoutAmountOrCurrencyGoesToReview(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            for (index, fields) in [#""currency":"cop""#, #""amount_total":150000"#, #""amount_total":null,"currency":null"#].enumerated() {
+                let (id, session, _) = try await create(settle)
+                let body = Array(
+                    #"{"id":"evt_noamount_\#(index)_\#(id.suffix(6))","object":"event","type":"checkout.session.completed","data":{"object":{"id":"\#(session)","object":"checkout.session","status":"complete","payment_status":"paid",\#(fields)}}}"#.utf8
+                )
+                let timestamp = UnixTime.seconds(Date())
+                let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).".utf8) + body, using: SymmetricKey(data: Array(Self.webhookSecret.utf8)))
+                let reply = try await settle.request(
+                    .POST, "/v1/webhooks/stripe", headers: [("stripe-signature", "t=\(timestamp),v1=\(mac.map { String(format: "%02x", $0) }.joined())")],
+                    auth: false, contentType: "application/json", rawBody: body
+                )
+                #expect(reply.status == 200, "\(reply.text)")
+                #expect(try await settle.paymentStatus(id) == "requires_review", "\(fields)")
+            }
+        }
+    }
+
     @Test(arguments: Engine.enabled)
     func asyncSuccessAsyncFailureAndExpiry(_ engine: Engine) async throws {
         try await withStripe(engine) { settle, emulator in
