@@ -36,19 +36,14 @@ struct PaymeMerchantAPI: Sendable {
             await ledger.reject(reason: "wrong_http_method")
             return PaymeRPC.error(.wrongHTTPMethod, id: .null)
         }
-        let request: JSONValue
+        let parsed: PaymeCall
         do {
-            request = try JSONValue.parse(call.body)
+            parsed = try PaymeCall(body: call.body)
         } catch {
             await ledger.reject(reason: "unparsable_json")
             return PaymeRPC.error(.unparsable, id: .null)
         }
-        let id: JSONValue =
-            switch request["id"] {
-            case .some(.int(let value)): .int(value)
-            case .some(.string(let value)): .string(value)
-            default: .null
-            }
+        let id = parsed.id
         switch await authenticate(call) {
         case .valid: break
         case .invalid:
@@ -57,24 +52,15 @@ struct PaymeMerchantAPI: Sendable {
         case .unavailable:
             return PaymeRPC.error(.internalError, id: id)
         }
-        let method = request["method"]?.stringValue
-        let knownMethods = [
-            "CheckPerformTransaction", "CreateTransaction", "PerformTransaction", "CancelTransaction", "CheckTransaction",
-            "GetStatement", "ChangePassword", "SetFiscalData",
-        ]
-        let eventType = method.map { knownMethods.contains($0) ? $0 : "unknown_method" } ?? "invalid_request"
-        let params = PaymeParams(value: request["params"] ?? .null)
+        let eventType = parsed.eventType
+        let params = parsed.params
         let now = UnixTime.milliseconds(call.receivedAt)
-        let redacted = method == "ChangePassword" ? Self.redactingPassword(request) : nil
+        let redacted = parsed.method == "ChangePassword" ? Self.redactingPassword(parsed.request) : nil
         do {
             // Every authenticated call is stored, whatever its answer.
             let outcome = try await ledger.transact(eventType: eventType) { tx in
                 do {
-                    guard request.isObject else { throw PaymeError.invalidRequest("request") }
-                    guard id != .null else { throw PaymeError.invalidRequest("id") }
-                    guard let method else { throw PaymeError.invalidRequest("method") }
-                    guard knownMethods.contains(method) else { throw PaymeError.methodNotFound }
-                    guard params.value.isObject else { throw PaymeError.invalidRequest("params") }
+                    let method = try parsed.validMethod()
                     let (result, paymentID) = try await self.perform(method, params: params, now: now, in: tx)
                     return LedgerOutcome(
                         answer: PaymeRPC.result(result, id: id), paymentID: paymentID, outcome: "result", redactedBody: redacted

@@ -86,6 +86,50 @@ enum PaymeRPC {
     }
 }
 
+/// A Merchant API call as read before it is authenticated: parsed in time linear in its size, nothing trusted yet.
+struct PaymeCall: Sendable {
+    static let methods: Set<String> = [
+        "CheckPerformTransaction", "CreateTransaction", "PerformTransaction", "CancelTransaction", "CheckTransaction",
+        "GetStatement", "ChangePassword", "SetFiscalData",
+    ]
+
+    let request: JSONValue
+    /// The call's `id` echoed in the answer (an integer or a string; `null` otherwise).
+    let id: JSONValue
+    let method: String?
+    let params: PaymeParams
+
+    /// Throws `-32700` for anything that is not JSON.
+    init(body: [UInt8]) throws(PaymeError) {
+        do {
+            request = try JSONValue.parse(body)
+        } catch {
+            throw .unparsable
+        }
+        id =
+            switch request["id"] {
+            case .some(.int(let value)): .int(value)
+            case .some(.string(let value)): .string(value)
+            default: .null
+            }
+        method = request["method"]?.stringValue
+        params = PaymeParams(value: request["params"] ?? .null)
+    }
+
+    /// What the stored call is filed under.
+    var eventType: String { method.map { Self.methods.contains($0) ? $0 : "unknown_method" } ?? "invalid_request" }
+
+    /// The method, once the call's shape is right (`-32600` naming what is wrong, `-32601` for an unknown method).
+    func validMethod() throws(PaymeError) -> String {
+        guard request.isObject else { throw .invalidRequest("request") }
+        guard id != .null else { throw .invalidRequest("id") }
+        guard let method else { throw .invalidRequest("method") }
+        guard Self.methods.contains(method) else { throw .methodNotFound }
+        guard params.value.isObject else { throw .invalidRequest("params") }
+        return method
+    }
+}
+
 /// Typed access to a call's `params`, each failure naming the field for `-32600`.
 struct PaymeParams {
     let value: JSONValue
