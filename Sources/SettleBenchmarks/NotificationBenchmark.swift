@@ -47,6 +47,7 @@ public enum NotificationBenchmark {
         var configuration = base
         configuration.port = 0
         configuration.sweepInterval = 3600
+        configuration.limits = .unlimitedRates  // one client on loopback, far over any caller's rate
         var clientConfiguration = HTTPClient.Configuration()
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = concurrency
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
