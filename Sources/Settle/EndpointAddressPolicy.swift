@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOPosix
 import SettleCore
 
@@ -11,13 +12,30 @@ public protocol AddressResolver: Sendable {
     func resolve(_ host: String) async throws -> [[UInt8]]
 }
 
-/// The system's resolver (`getaddrinfo`), run on NIO's blocking thread pool so a slow DNS server never holds a thread
-/// of Swift's cooperative pool.
+/// The system's resolver (`getaddrinfo`), run on a small thread pool of its own: a slow DNS server never holds a
+/// thread of Swift's cooperative pool, nor of NIO's shared blocking pool (which the SQLite engine runs on). A lookup
+/// that takes longer than ``deadline`` is given up (its thread finishes it and the answer is dropped); when all the
+/// pool's threads are busy, lookups queue and meet the same deadline.
 public struct SystemResolver: AddressResolver {
+    public static let deadline: TimeAmount = .seconds(5)
+
+    struct Timeout: Error {}
+
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
     public init() {}
 
     public func resolve(_ host: String) async throws -> [[UInt8]] {
-        try await NIOThreadPool.singleton.runIfActive { EndpointAddressPolicy.getaddrinfo(host) }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let promise = eventLoop.makePromise(of: [[UInt8]].self)
+        Self.pool.runIfActive(eventLoop: eventLoop) { EndpointAddressPolicy.getaddrinfo(host) }.cascade(to: promise)
+        let timeout = eventLoop.scheduleTask(in: Self.deadline) { promise.fail(Timeout()) }
+        defer { timeout.cancel() }
+        return try await promise.futureResult.get()
     }
 }
 
@@ -76,6 +94,12 @@ public struct EndpointAddressPolicy: Sendable {
         }
         var host = rawHost.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         if host.hasSuffix(".") { host.removeLast() }
+        // A name is letters, digits, `-`, `_` and dots; anything else (percent-escapes, `%25` zone ids) is refused
+        // rather than interpreted, so the name checked is the name connected to.
+        let isName = host.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x2E || $0 == 0x5F }
+        guard !host.isEmpty, isName || Self.parse(host) != nil else {
+            throw Refusal(message: "url's host must be a DNS name or an IP address.")
+        }
         let testHost = mode == .test && Self.testModeHosts.contains(host)
         if !testHost {
             if host == "localhost" || host.hasSuffix(".localhost") || host == "localhost.localdomain" {

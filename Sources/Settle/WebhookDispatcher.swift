@@ -107,7 +107,7 @@ public final class WebhookDispatcher: Sendable {
                 group.addTask { await self.deliver(message) }
             }
             // While deliveries are in flight, their claims are renewed: a slow receiver keeps its lease.
-            group.addTask { await self.renewLeases(of: claimed.map(\.messageID)); return nil }
+            group.addTask { await self.renewLeases(of: claimed.map(\.messageID), token: claimed[0].leaseToken); return nil }
             var outcomes: [(ClaimedMessage, DeliveryAttempt, DeliveryDecision)] = []
             while let next = await group.next() {
                 if let outcome = next { outcomes.append(outcome) }
@@ -130,8 +130,9 @@ public final class WebhookDispatcher: Sendable {
         return claimed.count
     }
 
-    /// Extends the claims of `messageIDs` every third of the lease until cancelled (the deliveries are done).
-    func renewLeases(of messageIDs: [String]) async {
+    /// Extends the claims of `messageIDs` (one pass's, sharing `token`) every third of the lease until cancelled (the
+    /// deliveries are done).
+    func renewLeases(of messageIDs: [String], token: String) async {
         let every = Duration.milliseconds(configuration.leaseSeconds * 1000 / 3)
         let lease = configuration.leaseSeconds
         while true {
@@ -142,7 +143,7 @@ public final class WebhookDispatcher: Sendable {
             }
             let at = now()
             do {
-                try await store.write { tx in try await tx.renewLeases(messageIDs: messageIDs, at: at, leaseSeconds: lease) }
+                try await store.write { tx in try await tx.renewLeases(messageIDs: messageIDs, token: token, at: at, leaseSeconds: lease) }
             } catch {
                 logger.warning("could not renew webhook leases", metadata: ["count": "\(messageIDs.count)", "error": "\(error)"])
             }

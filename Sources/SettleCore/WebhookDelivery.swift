@@ -35,9 +35,13 @@ public struct ClaimedMessage: Sendable, Hashable {
     public var attempts: Int
     public var endpoint: WebhookEndpoint
     public var event: StoredEvent
+    /// The claim's own token: renewing the claim and recording its outcome apply only while the message is still
+    /// claimed with it (a dispatcher that stalled past its lease cannot overwrite the next claimant's outcome).
+    public var leaseToken: String
 
-    public init(messageID: String, attempts: Int, endpoint: WebhookEndpoint, event: StoredEvent) {
+    public init(messageID: String, attempts: Int, endpoint: WebhookEndpoint, event: StoredEvent, leaseToken: String) {
         self.messageID = messageID
+        self.leaseToken = leaseToken
         self.attempts = attempts
         self.endpoint = endpoint
         self.event = event

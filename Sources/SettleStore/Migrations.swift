@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -215,5 +215,11 @@ enum Schema {
             "CREATE INDEX audit_log_target ON audit_log (target_type, target_id, seq)",
             "ALTER TABLE audit_head ADD COLUMN mac TEXT",
         ]
+    }
+
+    /// Each claim of an outbound message carries its own token, checked when the claim is renewed or its outcome
+    /// recorded.
+    static let leaseTokens = Migration(version: 6, name: "lease_tokens") { _ in
+        ["ALTER TABLE webhook_messages ADD COLUMN lease_token TEXT"]
     }
 }

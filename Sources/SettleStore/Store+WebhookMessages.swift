@@ -28,7 +28,8 @@ extension StoreTransaction {
                 created_at, updated_at)
             VALUES (\("msg_\(eventID)_\(endpointID)"), \(endpointID), \(eventID), \(eventType), 'pending', 0, \(now), \(now), \(now))
             ON CONFLICT (endpoint_id, event_id) DO UPDATE SET state = 'pending', attempts = 0,
-                next_attempt_at = excluded.next_attempt_at, locked_until = NULL, updated_at = excluded.updated_at
+                next_attempt_at = excluded.next_attempt_at, locked_until = NULL, lease_token = NULL,
+                updated_at = excluded.updated_at
             """
         )
     }
@@ -41,7 +42,7 @@ extension StoreTransaction {
         return try await query(
             """
             UPDATE webhook_messages SET state = 'pending', attempts = 0, next_attempt_at = \(now), locked_until = NULL,
-                updated_at = \(now)
+                lease_token = NULL, updated_at = \(now)
             WHERE id IN (SELECT id FROM webhook_messages WHERE endpoint_id = \(endpointID) AND state = 'failed'
                 AND created_at >= \(UnixTime.milliseconds(since))\(bound))
             RETURNING id
@@ -51,12 +52,14 @@ extension StoreTransaction {
 
     /// Claims up to `limit` due messages of enabled endpoints for `lease` seconds. On PostgreSQL other instances skip
     /// the claimed rows (`FOR UPDATE SKIP LOCKED`); a message whose lease runs out (its dispatcher died) is due again.
+    /// The claims share a fresh token (``ClaimedMessage/leaseToken``).
     public func claimDueMessages(at: Date, limit: Int, leaseSeconds: Int64) async throws -> [ClaimedMessage] {
         let now = UnixTime.milliseconds(at)
         let skipLocked = dialect == .postgres ? " FOR UPDATE OF m SKIP LOCKED" : ""
+        let token = Identifier.make("lease", length: 20)
         let claimed = try await query(
             """
-            UPDATE webhook_messages SET locked_until = \(now + leaseSeconds * 1000), updated_at = \(now)
+            UPDATE webhook_messages SET locked_until = \(now + leaseSeconds * 1000), lease_token = \(token), updated_at = \(now)
             WHERE id IN (
                 SELECT m.id FROM webhook_messages m JOIN webhook_endpoints e ON e.id = m.endpoint_id
                 WHERE m.state = 'pending' AND m.next_attempt_at <= \(now) AND (m.locked_until IS NULL OR m.locked_until <= \(now))
@@ -84,12 +87,16 @@ extension StoreTransaction {
             guard let endpoint = endpoints[try row.string("endpoint_id")], let event = events[try row.string("event_id")] else {
                 return nil
             }
-            return ClaimedMessage(messageID: try row.string("id"), attempts: Int(try row.int("attempts")), endpoint: endpoint, event: event)
+            return ClaimedMessage(
+                messageID: try row.string("id"), attempts: Int(try row.int("attempts")), endpoint: endpoint, event: event,
+                leaseToken: token
+            )
         }
     }
 
-    /// Extends the claims of messages still being delivered (their attempts not yet recorded).
-    public func renewLeases(messageIDs: [String], at: Date, leaseSeconds: Int64) async throws {
+    /// Extends the claims of messages still being delivered (their attempts not yet recorded), those still held with
+    /// `token`.
+    public func renewLeases(messageIDs: [String], token: String, at: Date, leaseSeconds: Int64) async throws {
         guard !messageIDs.isEmpty else { return }
         let until = UnixTime.milliseconds(at) + leaseSeconds * 1000
         for chunk in stride(from: 0, to: messageIDs.count, by: 300).map({ messageIDs[$0..<min($0 + 300, messageIDs.count)] }) {
@@ -98,7 +105,7 @@ extension StoreTransaction {
             try await query(
                 """
                 UPDATE webhook_messages SET locked_until = \(until)
-                WHERE id IN (\(ids)) AND state = 'pending' AND locked_until IS NOT NULL
+                WHERE id IN (\(ids)) AND state = 'pending' AND locked_until IS NOT NULL AND lease_token = \(token)
                 """
             )
         }
@@ -139,19 +146,25 @@ extension StoreTransaction {
             }
             try await query(sql)
         }
+        // Outcomes apply only to messages still claimed with their token; the attempts above are history either way.
         let delivered = outcomes.filter { $0.decision == .delivered }
-        for chunk in stride(from: 0, to: delivered.count, by: 300).map({ delivered[$0..<min($0 + 300, delivered.count)] }) {
-            var ids: SQL = ""
-            for (index, outcome) in chunk.enumerated() { ids = ids + (index == 0 ? "" : ",") + "\(outcome.message.messageID)" }
-            try await query(
-                """
-                UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, locked_until = NULL,
-                    last_status = 200, last_error = NULL, delivered_at = \(now), updated_at = \(now)
-                WHERE id IN (\(ids))
-                """
-            )
+        var recordedEndpoints = Set<String>()
+        for (token, held) in Dictionary(grouping: delivered, by: \.message.leaseToken) {
+            for chunk in stride(from: 0, to: held.count, by: 300).map({ held[$0..<min($0 + 300, held.count)] }) {
+                var ids: SQL = ""
+                for (index, outcome) in chunk.enumerated() { ids = ids + (index == 0 ? "" : ",") + "\(outcome.message.messageID)" }
+                let updated = try await query(
+                    """
+                    UPDATE webhook_messages SET state = 'delivered', attempts = attempts + 1, locked_until = NULL,
+                        last_status = 200, last_error = NULL, delivered_at = \(now), updated_at = \(now)
+                    WHERE id IN (\(ids)) AND lease_token = \(token)
+                    RETURNING endpoint_id
+                    """
+                )
+                for row in updated { recordedEndpoints.insert(try row.string("endpoint_id")) }
+            }
         }
-        for endpointID in Set(delivered.map(\.message.endpoint.id)) {
+        for endpointID in recordedEndpoints {
             try await query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = \(endpointID) AND failing_since IS NOT NULL")
         }
         for outcome in outcomes where outcome.decision != .delivered {
@@ -170,13 +183,15 @@ extension StoreTransaction {
         case .retry, .failed:
             let state = decision == .failed ? "failed" : "pending"
             let nextAt: Int64 = if case .retry(let next) = decision { UnixTime.milliseconds(next) } else { now }
-            try await query(
+            let held = try await query(
                 """
                 UPDATE webhook_messages SET state = \(state), attempts = attempts + 1, next_attempt_at = \(nextAt),
                     locked_until = NULL, last_status = \(lastStatus), last_error = \(attempt.error), updated_at = \(now)
-                WHERE id = \(message.messageID)
+                WHERE id = \(message.messageID) AND lease_token = \(message.leaseToken)
+                RETURNING id
                 """
             )
+            guard !held.isEmpty else { return }  // another claim owns the message now
             try await query(
                 "UPDATE webhook_endpoints SET failing_since = \(now) WHERE id = \(message.endpoint.id) AND failing_since IS NULL"
             )
@@ -187,13 +202,15 @@ extension StoreTransaction {
                 """
             )
         case .disableEndpoint(let reason):
-            try await query(
+            let held = try await query(
                 """
                 UPDATE webhook_messages SET state = 'failed', attempts = attempts + 1, locked_until = NULL,
                     last_status = \(lastStatus), last_error = \(reason), updated_at = \(now)
-                WHERE id = \(message.messageID)
+                WHERE id = \(message.messageID) AND lease_token = \(message.leaseToken)
+                RETURNING id
                 """
             )
+            guard !held.isEmpty else { return }
             try await query(
                 """
                 UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = \(reason), updated_at = \(now)

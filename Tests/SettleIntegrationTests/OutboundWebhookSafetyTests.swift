@@ -74,9 +74,10 @@ import Testing
 
     /// DNS answers 127.0.0.1 (which this test's policy treats as public) at the first lookup and 127.0.0.2 after: the
     /// first delivery reaches the receiver on the vetted address for a host name the system cannot resolve, with the
-    /// host's name in `Host`; the second lookup's address is refused, and nothing ever reaches 127.0.0.2.
-    @Test(arguments: Engine.enabled)
-    func theVettedAddressIsTheOneConnectedTo(_ engine: Engine) async throws {
+    /// host's name in `Host`; the second lookup's address is refused, and nothing ever reaches 127.0.0.2. The host
+    /// written in capitals with a trailing dot is the same host: it still goes only to the vetted address.
+    @Test(arguments: Engine.enabled, ["hooks.rebind.test", "HOOKS.Rebind.Test."])
+    func theVettedAddressIsTheOneConnectedTo(_ engine: Engine, spelling: String) async throws {
         let vetted = ScriptedServer(host: "127.0.0.1")
         try await vetted.run {
             let rebound = ScriptedServer(host: "127.0.0.2", port: vetted.port)
@@ -85,7 +86,7 @@ import Testing
                 let policy = EndpointAddressPolicy(resolver: resolver, isAllowed: { $0 == [127, 0, 0, 1] }, allowsPlainHTTP: true)
                 try await withDispatcher(engine, policy: policy) { settle, dispatcher in
                     // Both receivers listen on the same port number, so only the address decides where it lands.
-                    let url = "http://hooks.rebind.test:\(vetted.port)/hooks"
+                    let url = "http://\(spelling):\(vetted.port)/hooks"
                     _ = try await endpoint(settle, url: url)
                     _ = try await settle.createPayment()
                     #expect(await dispatcher.dispatchDue() == 1)
@@ -149,6 +150,33 @@ import Testing
         #expect(EndpointAddressPolicy.isPublic(EndpointAddressPolicy.parse("::ffff:93.184.216.34")!))
         #expect(EndpointAddressPolicy.render([93, 184, 216, 34]) == "93.184.216.34")
         #expect(EndpointAddressPolicy.render(EndpointAddressPolicy.parse("2606:4700:4700::1111")!) == "2606:4700:4700::1111")
+    }
+
+    /// The delivery clients: a held client is never shut down (idle or past the maximum); idle unheld ones are, and
+    /// past the maximum the least recently used unheld ones go until half remain.
+    @Test func onlyUnheldClientsAreEvicted() async throws {
+        typealias Clients = WebhookTransport.Clients
+        let start = ContinuousClock.now
+        let made = (0..<6).map { _ in HTTPClient(eventLoopGroupProvider: .singleton) }
+        func key(_ n: Int) -> Clients.Key { Clients.Key(host: "h\(n).example", address: "93.184.216.\(n)") }
+
+        var clients: [Clients.Key: Clients.Entry] = [
+            key(0): .init(client: made[0], used: start, holders: 1),  // held, idle
+            key(1): .init(client: made[1], used: start, holders: 0),  // unheld, idle
+            key(2): .init(client: made[2], used: start + .seconds(290), holders: 0),  // unheld, recent
+        ]
+        let idle = Clients.evict(&clients, now: start + .seconds(301), maximum: 10)
+        #expect(idle.map { ObjectIdentifier($0) } == [ObjectIdentifier(made[1])])
+        #expect(Set(clients.keys) == [key(0), key(2)])
+
+        clients = Dictionary(uniqueKeysWithValues: (0..<6).map { n in
+            (key(n), Clients.Entry(client: made[n], used: start + .seconds(n), holders: n == 0 ? 1 : 0))
+        })
+        let crowded = Clients.evict(&clients, now: start + .seconds(10), maximum: 6)
+        // Six at a maximum of six: down to three, oldest unheld first, the held oldest kept.
+        #expect(crowded.map { ObjectIdentifier($0) } == [made[1], made[2], made[3]].map { ObjectIdentifier($0) })
+        #expect(Set(clients.keys) == [key(0), key(4), key(5)])
+        for client in made { try await client.shutdown() }
     }
 
     /// What an attempt keeps of an answer: at most 1 KiB, never more than was sent (invalid UTF-8 is `?`, byte for
@@ -224,6 +252,45 @@ import Testing
                 #expect(await other.dispatchDue() == 1)
                 #expect(receiver.received.count == 2)
             }
+        }
+    }
+
+    /// A dispatcher that stalls past its lease loses the message to the next claim: its late renewal extends nothing
+    /// and its late outcome (a retry) does not undo the next claimant's delivery; both attempts stay in the history.
+    @Test(arguments: Engine.enabled)
+    func aStalledClaimCannotOverwriteTheNextClaimant(_ engine: Engine) async throws {
+        try await withDispatcher(engine) { settle, _ in
+            let endpoint = try await endpoint(settle, url: "https://hooks.example/h")
+            _ = try await settle.createPayment()
+            let start = Date().addingTimeInterval(1)
+            let stalled = try await settle.store.write { tx in try await tx.claimDueMessages(at: start, limit: 10, leaseSeconds: 1) }
+            let later = start.addingTimeInterval(2)
+            let current = try await settle.store.write { tx in try await tx.claimDueMessages(at: later, limit: 10, leaseSeconds: 30) }
+            #expect(stalled.count == 1 && current.count == 1)
+            #expect(stalled[0].messageID == current[0].messageID && stalled[0].leaseToken != current[0].leaseToken)
+
+            // The stalled renewal must not touch the current claim; a third claim still finds the message held.
+            try await settle.store.write { tx in
+                try await tx.renewLeases(messageIDs: [stalled[0].messageID], token: stalled[0].leaseToken, at: later, leaseSeconds: 1)
+            }
+            let third = try await settle.store.write { tx in
+                try await tx.claimDueMessages(at: later.addingTimeInterval(5), limit: 10, leaseSeconds: 30)
+            }
+            #expect(third.isEmpty, "a stale token renewed or released the current claim")
+
+            let ok = DeliveryAttempt(statusCode: 200, durationMilliseconds: 5, responseBody: nil, error: nil, at: later)
+            let failed = DeliveryAttempt(statusCode: 500, durationMilliseconds: 5, responseBody: nil, error: nil, at: later)
+            try await settle.store.write { tx in
+                try await tx.recordDeliveries([(current[0], ok, .delivered)], at: later, disableAfterSeconds: 3600)
+                try await tx.recordDeliveries(
+                    [(stalled[0], failed, .retry(at: later.addingTimeInterval(60)))], at: later, disableAfterSeconds: 3600
+                )
+            }
+            let messages = try await settle.store.webhookMessages()
+            #expect(messages.map(\.state) == ["delivered"])
+            #expect(messages.first?.attempts == 1)
+            let attempts = try await settle.store.webhookAttempts(endpointID: endpoint.id, limit: 10)
+            #expect(Set(attempts.map(\.statusCode)) == [200, 500])
         }
     }
 }
