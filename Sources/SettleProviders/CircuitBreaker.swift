@@ -35,6 +35,12 @@ public struct CircuitBreakerState: Sendable, Hashable {
 
     public mutating func recordSuccess() { phase = .closed(failures: 0) }
 
+    /// A call that ended without an answer either way (cancelled): a half-open trial gives its turn back, so the
+    /// next call is the trial; otherwise nothing changes.
+    public mutating func abandonTrial(at now: Date) {
+        if case .halfOpen = phase { phase = .open(until: now) }
+    }
+
     public mutating func recordFailure(at now: Date) {
         switch phase {
         case .closed(let failures):
@@ -56,5 +62,6 @@ public final class CircuitBreaker: Sendable {
     public func allow(at now: Date = Date()) -> Bool { state.withLock { $0.allow(at: now) } }
     public func recordSuccess() { state.withLock { $0.recordSuccess() } }
     public func recordFailure(at now: Date = Date()) { state.withLock { $0.recordFailure(at: now) } }
+    public func abandonTrial(at now: Date = Date()) { state.withLock { $0.abandonTrial(at: now) } }
     public var phase: CircuitBreakerState.Phase { state.withLock { $0.phase } }
 }

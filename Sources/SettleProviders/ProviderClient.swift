@@ -86,10 +86,10 @@ public struct ProviderClient: Sendable {
                 do {
                     try await Task.sleep(for: pause)
                 } catch {
-                    throw ProviderError(.unavailable, "The call to \(provider) was cancelled.")
+                    throw cancelled()
                 }
             }
-            guard !Task.isCancelled else { throw ProviderError(.unavailable, "The call to \(provider) was cancelled.") }
+            guard !Task.isCancelled else { throw cancelled() }
             pause = configuration.retry.delay(beforeRetry: attempt)
             let response: Response
             switch await exchange(request) {
@@ -116,8 +116,16 @@ public struct ProviderClient: Sendable {
                 throw describe(response, .rejected)
             }
         }
+        guard !Task.isCancelled else { throw cancelled() }
         breaker.recordFailure()
         throw lastError
+    }
+
+    /// A call given up because its task was cancelled: no verdict on the provider, and a half-open trial hands its
+    /// turn to the next call (else the breaker would stay half-open, refusing every call, for good).
+    private func cancelled() -> ProviderError {
+        breaker.abandonTrial()
+        return ProviderError(.unavailable, "The call to \(provider) was cancelled.")
     }
 
     /// One attempt, its answer read (bounded) within the deadline. A failure says why in words safe to show.

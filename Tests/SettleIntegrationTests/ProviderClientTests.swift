@@ -6,14 +6,15 @@ import Testing
 
 /// The one API client every provider uses, against a real HTTP server on loopback that misbehaves on cue.
 @Suite struct ProviderClientTests {
-    static func client(attempts: Int = 3, base: Duration = .milliseconds(10), timeout: Duration = .seconds(5), threshold: Int = 5)
-        -> ProviderClient
-    {
+    static func client(
+        attempts: Int = 3, base: Duration = .milliseconds(10), timeout: Duration = .seconds(5), threshold: Int = 5,
+        cooldown: Duration = .seconds(60)
+    ) -> ProviderClient {
         ProviderClient(
             provider: "Acme", http: testHTTPClient,
             configuration: .init(
                 timeout: timeout, retry: RetryPolicy(maxAttempts: attempts, baseDelay: base, maxDelay: base * 4),
-                breakerThreshold: threshold, breakerCooldown: .seconds(60)
+                breakerThreshold: threshold, breakerCooldown: cooldown
             ),
             logger: Engine.logger
         )
@@ -103,6 +104,29 @@ import Testing
             // Another provider's client has its own breaker.
             server.script([.init(status: 200)])
             #expect((try? await Self.send(Self.client(), server).get()) == 200)
+        }
+    }
+
+    /// A half-open trial that is cancelled gives its turn back: the next call is the trial, and the breaker closes
+    /// when it succeeds (it would otherwise stay half-open and refuse every call for good).
+    @Test func aCancelledTrialFreesTheBreaker() async throws {
+        let server = ScriptedServer()
+        try await server.run {
+            server.script([.init(status: 500)])
+            let client = Self.client(attempts: 2, base: .seconds(30), threshold: 1, cooldown: .milliseconds(200))
+            _ = await Self.send(client, server, retryable: false)
+            guard case .open = client.breaker.phase else { Issue.record("one failure did not open the breaker"); return }
+            try await Task.sleep(for: .milliseconds(250))
+            let trial = Task { await Self.send(client, server) }
+            while server.received.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(client.breaker.phase == .halfOpen)
+            trial.cancel()
+            guard case .failure(let cancelled) = await trial.value else { Issue.record("a cancelled trial succeeded"); return }
+            #expect(cancelled.message.contains("cancelled"))
+            server.script([.init(status: 200)])
+            #expect((try? await Self.send(client, server, retryable: false).get()) == 200)
+            #expect(client.breaker.phase == .closed(failures: 0))
+            #expect(server.received.count == 3)
         }
     }
 }
