@@ -74,26 +74,27 @@ final class PostgresDriver: DatabaseDriver {
     }
 
     /// Leases a connection, waiting at most `acquireTimeout` for one (the pool keeps trying to connect during an
-    /// outage; the request does not wait for it), then runs `body` on it.
+    /// outage; the request does not wait for it), then runs `body` on it. Whichever comes first wins, once: a
+    /// connection that arrives after the caller was told "unavailable" runs nothing, so no write commits behind an
+    /// error.
     private func withConnection<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        let acquired = Flag()
+        let race = AcquireRace()
         let client = self.client
         let logger = self.logger
         let timeout = acquireTimeout
+        let unavailable = StoreError(.unavailable, "No PostgreSQL connection within \(timeout).")
         do {
             return try await withoutActuallyEscaping(body) { body in
                 try await withThrowingTaskGroup(of: T?.self) { group in
                     group.addTask {
                         try await client.withConnection { connection in
-                            acquired.value.store(true, ordering: .releasing)
+                            guard race.settle(.acquired) else { throw unavailable }
                             return try await body(PostgresSQLConnection(connection: connection, logger: logger))
                         }
                     }
                     group.addTask {
                         try await Task.sleep(for: timeout)
-                        guard acquired.value.load(ordering: .acquiring) else {
-                            throw StoreError(.unavailable, "No PostgreSQL connection within \(timeout).")
-                        }
+                        guard !race.settle(.timedOut) else { throw unavailable }
                         return nil
                     }
                     defer { group.cancelAll() }
@@ -166,6 +167,17 @@ struct PostgresSQLConnection: SQLConnection {
 }
 
 /// A flag shared by the tasks of one connection request.
-private final class Flag: Sendable {
-    let value = Atomic<Bool>(false)
+/// Who won the race between a connection and the acquire deadline: decided once.
+final class AcquireRace: Sendable {
+    enum Outcome: UInt8 {
+        case acquired = 1
+        case timedOut = 2
+    }
+
+    private let state = Atomic<UInt8>(0)
+
+    /// Records `outcome` if nothing was decided yet; returns whether it was.
+    func settle(_ outcome: Outcome) -> Bool {
+        state.compareExchange(expected: 0, desired: outcome.rawValue, ordering: .acquiringAndReleasing).exchanged
+    }
 }
