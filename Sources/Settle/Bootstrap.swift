@@ -19,8 +19,18 @@ public enum Bootstrap {
             if released > 0 { logger.info("webhook deliveries interrupted by the last stop are due again", metadata: ["count": "\(released)"]) }
         }
         try await pages.load(store: store)
-        if !(try await store.anchorAuditHeadIfUnanchored()) {
-            logger.critical("the audit chain's anchor does not match its head: run settle audit verify (the trail may have been truncated or rewritten)")
+        switch try await store.auditAnchorStatus() {
+        case .noKey, .anchored:
+            break
+        case .unanchored(let sequence) where sequence == 0:
+            try await store.anchorEmptyChain()
+        case .unanchored:
+            // A head Settle cannot vouch for is never signed silently: the operator verifies, then anchors.
+            logger.warning("the audit chain's head is not anchored under SETTLE_AUDIT_KEY: run settle audit anchor to verify the trail and sign its head")
+        case .mismatch:
+            logger.critical(
+                "the audit chain's anchor does not match its head: run settle audit verify (the trail may have been truncated or rewritten, extended without the key, or the key changed); settle audit anchor signs it again once verified"
+            )
         }
         return try await keys.ensureFirstKey()
     }

@@ -48,22 +48,64 @@ extension Store {
         }
     }
 
-    /// Anchors the head under the store's audit key if it has no anchor yet (a key configured for the first time).
-    /// Returns false when an anchor exists and does not match: the trail changed behind Settle's back, or the key did.
-    public func anchorAuditHeadIfUnanchored() async throws -> Bool {
-        guard let key = options.auditKey else { return true }
-        return try await write { tx in
-            guard let row = try await tx.query("SELECT seq, hash, mac FROM audit_head WHERE id = 1\(raw: tx.forUpdate)").first else {
-                return true
+    /// How the head stands against the store's audit key.
+    public enum AnchorStatus: Sendable, Hashable {
+        /// No audit key is configured.
+        case noKey
+        /// The head's anchor is the key's signature of it.
+        case anchored
+        /// The head has no anchor (a key configured for the first time): `settle audit anchor` verifies and signs it.
+        case unanchored(sequence: Int64)
+        /// The anchor does not sign this head: the trail changed behind Settle's back, was extended without the key,
+        /// or the key changed.
+        case mismatch
+    }
+
+    public func auditAnchorStatus() async throws -> AnchorStatus {
+        guard let key = options.auditKey else { return .noKey }
+        return try await read { connection in
+            guard let row = try await connection.query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").first else {
+                throw StoreError(.migration, "The audit chain head is missing.")
             }
             let (sequence, hash) = (try row.int("seq"), try row.string("hash"))
+            guard let mac = try row.optionalString("mac") else { return .unanchored(sequence: sequence) }
             let expected = AuditChain.anchor(key: key, sequence: sequence, hash: hash)
-            guard let mac = try row.optionalString("mac") else {
-                try await tx.query("UPDATE audit_head SET mac = \(expected) WHERE id = 1")
-                return true
-            }
-            return ConstantTime.equals(Array(mac.utf8), Array(expected.utf8))
+            return ConstantTime.equals(Array(mac.utf8), Array(expected.utf8)) ? .anchored : .mismatch
         }
+    }
+
+    /// Signs the empty chain's head under the key (a new database: there is nothing to vouch for yet).
+    public func anchorEmptyChain() async throws {
+        guard let key = options.auditKey else { return }
+        try await write { tx in
+            guard let row = try await tx.query("SELECT seq, hash, mac FROM audit_head WHERE id = 1\(raw: tx.forUpdate)").first,
+                try row.int("seq") == 0, try row.optionalString("mac") == nil
+            else { return }
+            let mac = AuditChain.anchor(key: key, sequence: 0, hash: try row.string("hash"))
+            try await tx.query("UPDATE audit_head SET mac = \(mac) WHERE id = 1 AND seq = 0")
+        }
+    }
+
+    /// Verifies the chain (hashes, links, head, `anchors`, payments) without the key, then signs the verified head
+    /// under the store's key: what an operator runs after configuring a key, rotating it, or writing without it.
+    /// Returns the verification; the head is signed only if it is intact and has not moved since.
+    public func anchorAuditHead(anchors: [AuditAnchor] = []) async throws -> AuditVerification {
+        guard let key = options.auditKey else {
+            throw StoreError(.configuration, "No audit key is configured (SETTLE_AUDIT_KEY): there is nothing to anchor with.")
+        }
+        let head = try await auditHead()
+        let verification = try await verifyAuditChain(anchors: anchors, upTo: head)
+        guard case .intact = verification else { return verification }
+        let signed = try await write { tx in
+            let mac = AuditChain.anchor(key: key, sequence: head.sequence, hash: head.hash)
+            return try await tx.query(
+                "UPDATE audit_head SET mac = \(mac) WHERE id = 1 AND seq = \(head.sequence) AND hash = \(head.hash) RETURNING seq"
+            ).count == 1
+        }
+        guard signed else {
+            throw StoreError(.conflict, "The audit chain moved while it was verified (Settle is running and writing): run it again.")
+        }
+        return verification
     }
 
     /// Walks the whole audit chain in order, recomputing every hash; checks the head, its anchor under `key` (when
@@ -71,14 +113,40 @@ extension Store {
     public func verifyAuditChain(key: Secret? = nil, anchors: [AuditAnchor] = [], pageSize: Int = 1000) async throws
         -> AuditVerification
     {
+        let head = try await read { connection in try await connection.query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").first }
+        guard let head else { return .broken(sequence: 0, reason: "the chain's head is missing") }
+        let anchor = AuditAnchor(sequence: try head.int("seq"), hash: try head.string("hash"))
+        let verification = try await verifyAuditChain(anchors: anchors, upTo: anchor, pageSize: pageSize)
+        guard case .intact = verification else { return verification }
+        if let key {
+            let expected = AuditChain.anchor(key: key, sequence: anchor.sequence, hash: anchor.hash)
+            guard let mac = try head.optionalString("mac") else {
+                return .broken(sequence: anchor.sequence, reason: "the head is not anchored under the audit key (run settle audit anchor)")
+            }
+            if !ConstantTime.equals(Array(mac.utf8), Array(expected.utf8)) {
+                return .broken(
+                    sequence: anchor.sequence,
+                    reason: "the head's anchor does not match: the trail was truncated or rewritten, extended without the key, or the key changed"
+                )
+            }
+        }
+        return verification
+    }
+
+    /// The chain from its first entry to `head` (read before the walk, so entries committed meanwhile are not
+    /// mistaken for a mismatch), `anchors`, then the payments.
+    func verifyAuditChain(anchors: [AuditAnchor], upTo head: AuditAnchor, pageSize: Int = 1000) async throws -> AuditVerification {
         var previousHash = AuditChain.genesis
         var expectedSequence: Int64 = 1
         var checked: Int64 = 0
         var pending = Dictionary(anchors.map { ($0.sequence, $0.hash) }, uniquingKeysWith: { first, _ in first })
         while true {
             let from = expectedSequence
+            let last = head.sequence
             let rows = try await read { connection in
-                try await connection.query("SELECT * FROM audit_log WHERE seq >= \(from) ORDER BY seq LIMIT \(pageSize)")
+                try await connection.query(
+                    "SELECT * FROM audit_log WHERE seq >= \(from) AND seq <= \(last) ORDER BY seq LIMIT \(pageSize)"
+                )
             }
             if rows.isEmpty { break }
             for row in rows {
@@ -111,18 +179,8 @@ extension Store {
         if let missing = pending.keys.min() {
             return .broken(sequence: missing, reason: "entry \(missing) was anchored earlier and is gone (the trail was truncated)")
         }
-        let head = try await read { connection in try await connection.query("SELECT seq, hash, mac FROM audit_head WHERE id = 1").first }
-        if let head, try head.int("seq") != checked || (try head.string("hash")) != previousHash {
-            return .broken(sequence: checked + 1, reason: "entries after \(checked) are missing (the head records \(try head.int("seq")))")
-        }
-        if let key, let head {
-            let expected = AuditChain.anchor(key: key, sequence: checked, hash: previousHash)
-            guard let mac = try head.optionalString("mac") else {
-                return .broken(sequence: checked, reason: "the head is not anchored under the audit key")
-            }
-            if !ConstantTime.equals(Array(mac.utf8), Array(expected.utf8)) {
-                return .broken(sequence: checked, reason: "the head's anchor does not match: the trail was truncated or rewritten (or the key changed)")
-            }
+        if head.sequence != checked || head.hash != previousHash {
+            return .broken(sequence: checked + 1, reason: "entries after \(checked) are missing (the head records \(head.sequence))")
         }
         if let mismatch = try await verifyPaymentsAgainstTrail(pageSize: pageSize) { return mismatch }
         return .intact(entries: checked)

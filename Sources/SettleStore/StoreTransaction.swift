@@ -47,10 +47,23 @@ public final class StoreTransaction: Sendable {
     func finish() async throws {
         let records = pendingAudit.withLock { $0 }
         guard !records.isEmpty else { return }
-        guard let row = try await query("SELECT seq, hash FROM audit_head WHERE id = 1\(raw: forUpdate)").first else {
+        guard let row = try await query("SELECT seq, hash, mac FROM audit_head WHERE id = 1\(raw: forUpdate)").first else {
             throw StoreError(.migration, "The audit chain head is missing.")
         }
         var head = Head(sequence: try row.int("seq"), hash: try row.string("hash"))
+        // The head is re-signed only if its signature vouches for it now (or it is the empty chain): a head moved
+        // behind Settle's back, or extended while no key was set, keeps its stale anchor, so verify still reports it.
+        let signs: Bool
+        if let key = auditKey {
+            if let mac = try row.optionalString("mac") {
+                let current = AuditChain.anchor(key: key, sequence: head.sequence, hash: head.hash)
+                signs = ConstantTime.equals(Array(mac.utf8), Array(current.utf8))
+            } else {
+                signs = head.sequence == 0
+            }
+        } else {
+            signs = false
+        }
         var values: [SQL] = []
         values.reserveCapacity(records.count)
         for record in records {
@@ -79,7 +92,11 @@ public final class StoreTransaction: Sendable {
             for (index, value) in chunk.enumerated() { sql = sql + (index == 0 ? "" : ",") + value }
             try await query(sql)
         }
-        let anchor = auditKey.map { AuditChain.anchor(key: $0, sequence: head.sequence, hash: head.hash) }
-        try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash), mac = \(anchor) WHERE id = 1")
+        if signs, let key = auditKey {
+            let anchor = AuditChain.anchor(key: key, sequence: head.sequence, hash: head.hash)
+            try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash), mac = \(anchor) WHERE id = 1")
+        } else {
+            try await query("UPDATE audit_head SET seq = \(head.sequence), hash = \(head.hash) WHERE id = 1")
+        }
     }
 }

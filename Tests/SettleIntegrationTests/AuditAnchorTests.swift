@@ -26,7 +26,7 @@ import Testing
             let other = try await settle.createPayment()
             // The first key's entry, then each payment's creation and its provider's side.
             #expect(try await settle.store.verifyAuditChain() == .intact(entries: 5))
-            try await settle.store.write { tx in try await tx.query("UPDATE payments SET status = 'succeeded' WHERE id = \(id)") }
+            try await settle.store.write { tx in _ = try await tx.query("UPDATE payments SET status = 'succeeded' WHERE id = \(id)") }
             broken(try await settle.store.verifyAuditChain(), "payment \(id) is succeeded but its audit trail says requires_action")
             try await settle.store.write { tx in
                 try await tx.query("UPDATE payments SET status = 'requires_action' WHERE id = \(id)")
@@ -95,16 +95,59 @@ import Testing
         }
     }
 
-    /// A key configured on a database that had none anchors its head at start; a wrong key does not verify.
-    @Test func aFirstKeyAnchorsTheExistingHead() async throws {
+    /// A key configured on a database that had entries signs nothing by itself: verify says the head is unanchored
+    /// until `settle audit anchor` verifies the trail and signs it; then every commit keeps it current. A wrong key
+    /// does not verify.
+    @Test func aFirstKeyIsAppliedByAnchoringAfterVerifying() async throws {
         let url = try await Engine.sqlite.makeDatabaseURL()
         try await withSettle(databaseURL: url) { settle in _ = try await settle.createPayment() }
         try await withSettle(databaseURL: url, configure: { $0.auditKey = Self.key }) { settle in
-            let entries = try await settle.store.auditHead().sequence
-            #expect(try await settle.store.verifyAuditChain(key: Self.key) == .intact(entries: entries))
-            broken(try await settle.store.verifyAuditChain(key: Secret("another-key-entirely-of-some-length")), "anchor does not match")
+            let store = settle.store
+            let entries = try await store.auditHead().sequence
+            #expect(try await store.auditAnchorStatus() == .unanchored(sequence: entries))
+            broken(try await store.verifyAuditChain(key: Self.key), "not anchored under the audit key")
+            _ = try await settle.createPayment()  // a commit does not sign a head it cannot vouch for
+            broken(try await store.verifyAuditChain(key: Self.key), "not anchored under the audit key")
+
+            #expect(try await store.anchorAuditHead() == .intact(entries: entries + 2))
+            #expect(try await store.auditAnchorStatus() == .anchored)
+            #expect(try await store.verifyAuditChain(key: Self.key) == .intact(entries: entries + 2))
+            broken(try await store.verifyAuditChain(key: Secret("another-key-entirely-of-some-length")), "anchor does not match")
             _ = try await settle.createPayment()  // every commit keeps the anchor current
-            #expect(try await settle.store.verifyAuditChain(key: Self.key) == .intact(entries: entries + 2))
+            #expect(try await store.verifyAuditChain(key: Self.key) == .intact(entries: entries + 4))
+        }
+        // Written without the key: the anchor is left as it was (stale), never erased, and verify says so.
+        try await withSettle(databaseURL: url) { settle in _ = try await settle.createPayment() }
+        try await withSettle(databaseURL: url, configure: { $0.auditKey = Self.key }) { settle in
+            #expect(try await settle.store.auditAnchorStatus() == .mismatch)
+            broken(try await settle.store.verifyAuditChain(key: Self.key), "extended without the key")
+        }
+    }
+
+    /// A head moved back behind Settle's back is not laundered by the next commit: the commit extends the chain but
+    /// does not re-sign it, so verify with the key still reports it, and `anchor` refuses a trail that does not
+    /// verify (here: an anchor written down earlier is gone).
+    @Test(arguments: Engine.enabled)
+    func aMovedHeadIsNeverReSigned(_ engine: Engine) async throws {
+        try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.auditKey = Self.key }) { settle in
+            _ = try await settle.createPayment()
+            let store = settle.store
+            #expect(try await store.auditAnchorStatus() == .anchored)
+            let written = try await store.auditHead()
+            try await store.write { tx in
+                try await tx.query("DELETE FROM audit_log WHERE seq > 2")
+                let row = try #require(try await tx.query("SELECT hash FROM audit_log WHERE seq = 2").first)
+                try await tx.query("UPDATE audit_head SET seq = 2, hash = \(try row.string("hash")) WHERE id = 1")
+            }
+            let created = try await settle.request(
+                .POST, "/v1/webhook_endpoints", json: #"{"url":"http://127.0.0.1:9/h","enabled_events":["*"]}"#
+            )
+            #expect(created.status == 201)
+            #expect(try await store.auditHead().sequence == 3)
+            #expect(try await store.auditAnchorStatus() == .mismatch)
+            broken(try await store.verifyAuditChain(key: Self.key), "anchor does not match")
+            broken(try await store.anchorAuditHead(anchors: [written]), "anchored earlier")
+            #expect(try await store.auditAnchorStatus() == .mismatch)
         }
     }
 
