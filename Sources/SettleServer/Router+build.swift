@@ -1,5 +1,6 @@
 import Hummingbird
 import Settle
+import SettleProviders
 
 /// The routes, over the use cases alone. Separate from ``buildApplication(_:logger:httpClient:onFirstKey:)`` so tests
 /// can build it and drive it in process.

@@ -68,7 +68,7 @@ import Testing
             try await Store.withStore(try DatabaseLocation(url: url), logger: Engine.logger) { store in try await store.migrate() }
         }
         do {
-            try await withSettle(databaseURL: url) { _ in Issue.record("Settle started with synchronous_commit=off") }
+            _ = try await withSettle(databaseURL: url) { _ in Issue.record("Settle started with synchronous_commit=off") }
         } catch let error as StoreError {
             #expect(error.code == .configuration && error.message.contains("synchronous_commit"))
         }

@@ -68,7 +68,7 @@ import Testing
             }
             #expect(entries == 7)  // the first key (bootstrap) + 3 × (payment.created, payment.provider_created)
             try await settle.store.write { tx in
-                try await tx.query("UPDATE audit_log SET actor_id = 'someone-else' WHERE seq = 4")
+                _ = try await tx.query("UPDATE audit_log SET actor_id = 'someone-else' WHERE seq = 4")
             }
             #expect(try await settle.store.verifyAuditChain() == .broken(sequence: 4, reason: "content does not match its hash"))
         }

@@ -34,7 +34,7 @@ public struct PaymeProvider: SynchronousProvider {
                     } catch {
                         throw ProviderError(.unavailable, "The stored Payme key could not be read.")
                     }
-                    guard let key = stored.map { Secret($0) } ?? configuration.key else {
+                    guard let key = stored.map({ Secret($0) }) ?? configuration.key else {
                         throw ProviderError(.disabled, "The Payme key is not set.")
                     }
                     return key
