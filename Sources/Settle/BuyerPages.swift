@@ -7,8 +7,12 @@ import SettleStore
 
 /// What the buyer's pages may read and do. The server renders them; this decides what they show.
 ///
-/// - The return page (`GET /checkout/return/{id}?token=…`) shows a payment's status only with the token bound to it,
-///   which Settle puts in the return link it gives providers. Without it, it shows nothing of the payment.
+/// - The return page (`GET /checkout/return/{id}/{token}`, or `?token=` in links handed out before) shows a payment's
+///   status only with the token bound to it, which Settle puts in the return link it gives providers. Without it, it
+///   shows nothing of the payment. A provider that names its transaction in the query it appends (Wompi's `?id=`) is
+///   asked for that transaction, and what it answers is applied exactly once, as a notification would be; a payment
+///   that is settled then sends the buyer on to the merchant's `return_url`. While the payment is open the page
+///   refreshes itself, with the provider's instructions (approve in the wallet app): it is also the waiting page.
 /// - The sandbox's checkout page (`/sandbox/checkout/{id}`) is for test-mode sandbox payments only; a button press
 ///   must carry the form's token (CSRF) and is refused once the payment is final. It sends the signed notification
 ///   over HTTP to Settle's own webhook endpoint, as a real provider would.
@@ -32,17 +36,53 @@ public struct BuyerPages: Sendable {
         self.logger = logger
     }
 
-    /// `<public url>/checkout/return/<id>?token=<token>`.
+    /// `<public url>/checkout/return/<id>/<token>`: the token in the path, so a provider that appends its own query
+    /// (`?id=…`) cannot break it.
     static func returnPageURL(publicURL: String, paymentID: String, tokens: PageTokens) -> String {
-        "\(publicURL)/checkout/return/\(paymentID)?token=\(tokens.token(.returnPage, paymentID: paymentID))"
+        "\(publicURL)/checkout/return/\(paymentID)/\(tokens.token(.returnPage, paymentID: paymentID))"
     }
 
-    /// The payment behind a return link; not found without its token.
-    public func returnPage(paymentID: String, token: String?) async throws(SettleError) -> Payment {
+    /// What the return page shows.
+    public struct ReturnView: Sendable {
+        public var payment: Payment
+        /// The provider's words for the buyer while the payment is open.
+        public var instructions: String?
+        /// Where to send the buyer now (the merchant's `return_url`, once there is an outcome to show there).
+        public var continueTo: String?
+    }
+
+    /// The payment behind a return link; not found without its token. `query` is what the provider appended.
+    public func returnPage(paymentID: String, token: String?, query: [String: String] = [:]) async throws(SettleError) -> ReturnView {
         guard tokens.verify(token, .returnPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
         let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
-        guard let found else { throw SettleError.notFound(.payment, id: paymentID) }
-        return found
+        guard var payment = found else { throw SettleError.notFound(.payment, id: paymentID) }
+        var confirmed = false
+        if !payment.status.isFinal, !query.isEmpty, let provider = providers.provider(named: payment.provider),
+            provider.availability.isEnabled
+        {
+            do {
+                if let state = try await provider.confirmReturn(of: payment, query: query) {
+                    confirmed = true
+                    if let outcome = state.outcome {
+                        let current = payment
+                        let at = Date()
+                        _ = try await store.perform({ tx in
+                            try await NotificationIngestor.applyFetched(state, outcome: outcome, source: "return", payment: current, at: at, in: tx)
+                        }, logger: logger)
+                        payment = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger) ?? payment
+                    }
+                }
+            } catch let error as ProviderError {
+                // The buyer still sees the page; the notification or the sweep settles the payment.
+                logger.notice("could not confirm a return with the provider", metadata: ["payment": "\(paymentID)", "code": "\(error.code)"])
+            } catch {
+                logger.notice("could not record a confirmed return", metadata: ["payment": "\(paymentID)", "error": "\(error)"])
+            }
+        }
+        let provider = providers.provider(named: payment.provider)
+        let instructions = payment.status.isFinal ? nil : provider?.buyerInstructions(for: payment)
+        let continueTo = payment.status.isFinal || confirmed ? payment.returnURL : nil
+        return ReturnView(payment: payment, instructions: instructions, continueTo: continueTo)
     }
 
     /// A sandbox checkout page: the payment, and the token its form must send back.

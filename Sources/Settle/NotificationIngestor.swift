@@ -16,6 +16,8 @@ public enum IngestOutcome: Sendable, Hashable {
     case unmatched
     /// Stored and acknowledged; Settle does not act on this event type.
     case ignored
+    /// The provider returned the money: the payment is refunded in full.
+    case refunded(paymentID: String)
 }
 
 /// Receives provider notifications: verify on the raw bytes before any database work, then in one transaction
@@ -63,6 +65,8 @@ public struct NotificationIngestor: Sendable {
                 throw SettleError(.invalidSignature, error.message)
             case .providerDisabled:
                 throw SettleError(.providerDisabled, error.message)
+            case .unavailable:
+                throw SettleError(.providerUnavailable, error.message)
             default:
                 throw SettleError(.malformedNotification, error.message)
             }
@@ -120,6 +124,12 @@ public struct NotificationIngestor: Sendable {
             return try await store(paymentID: nil, outcome: "unmatched", detail: "names no payment of this provider")
                 ? .unmatched : .duplicate
         }
+        if let refund = event.refund {
+            return try await applyRefund(
+                refund, event: event, payment: payment, provider: provider, requestID: requestID, at: raw.receivedAt,
+                store: { outcome, detail in try await store(paymentID: payment.id, outcome: outcome, detail: detail) }, in: tx
+            )
+        }
         guard let outcome = event.outcome else {
             return try await store(paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
                 ? .ignored : .duplicate
@@ -142,6 +152,52 @@ public struct NotificationIngestor: Sendable {
             return try await store(paymentID: payment.id, outcome: "unchanged", detail: reason.rawValue)
                 ? .unchanged(paymentID: payment.id, reason: reason.rawValue) : .duplicate
         }
+    }
+
+    /// A provider's report that it returned the money: a full refund of a succeeded payment whose amount and currency
+    /// it names; anything else is stored and flagged, changing nothing.
+    static func applyRefund(
+        _ refund: ProviderRefund, event: ProviderEvent, payment: Payment, provider: String, requestID: String?, at: Date,
+        store: (String, String?) async throws -> Bool, in tx: StoreTransaction
+    ) async throws -> IngestOutcome {
+        func unchanged(_ reason: String) async throws -> IngestOutcome {
+            try await store("unchanged", reason) ? .unchanged(paymentID: payment.id, reason: reason) : .duplicate
+        }
+        guard payment.status == .succeeded else { return try await unchanged("refund reported for a payment that is \(payment.status)") }
+        guard payment.amountRefunded < payment.amount.minorUnits else { return try await unchanged("already refunded") }
+        guard event.amountMinorUnits == payment.amount.minorUnits, event.currencyCode?.uppercased() == payment.amount.currency.code else {
+            return try await unchanged("refund amount differs from the payment's")
+        }
+        guard try await store("applied:refunded", refund.reason) else { return .duplicate }
+        try await PaymentLedger.refundInFull(
+            payment, providerRefundID: refund.providerRefundID, reason: refund.reason, actor: .init(kind: .provider, id: provider),
+            requestID: requestID, at: at, in: tx
+        )
+        return .refunded(paymentID: payment.id)
+    }
+
+    /// Applies a state fetched from the provider's API (by the sweep, or on the buyer's return) through the same path
+    /// as a notification: stored once per payment, source and outcome (a repeat changes nothing), then the state
+    /// machine with the amount check. A provider id the answer names is recorded when the payment had none.
+    static func applyFetched(
+        _ state: ProviderPaymentState, outcome: ProviderOutcome, source: String, payment: Payment, at: Date, in tx: StoreTransaction
+    ) async throws -> IngestOutcome {
+        let event = ProviderEvent(
+            eventID: "\(source)_\(payment.id)_\(outcome.rawValue)", type: "\(source).\(outcome.rawValue)", target: .payment(id: payment.id),
+            outcome: outcome, amountMinorUnits: state.amountMinorUnits, currencyCode: state.currencyCode, failure: state.failure
+        )
+        let raw = InboundNotification(
+            provider: payment.provider, method: "GET", contentType: "application/json", headers: [:],
+            body: JSONValue.object([
+                ("source", .string(source)), ("outcome", .string(outcome.rawValue)), ("amount", .int(state.amountMinorUnits)),
+                ("currency", .string(state.currencyCode)), ("provider_payment_id", .string(state.providerPaymentID)),
+            ]).bytes(),
+            receivedAt: at
+        )
+        if let learnt = state.providerPaymentID, payment.providerPaymentID == nil {
+            try await tx.learnProviderPaymentID(paymentID: payment.id, providerPaymentID: learnt)
+        }
+        return try await apply(event, provider: payment.provider, raw: raw, requestID: nil, in: tx)
     }
 
     /// What a provider's report does to a payment: the state machine's answer, and how the amount differed.

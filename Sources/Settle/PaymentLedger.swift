@@ -36,4 +36,29 @@ enum PaymentLedger {
         )
         return updated
     }
+
+    /// Records the full refund of a succeeded payment the provider reports (its refund row, `amount_refunded`, the
+    /// `payment.refunded` event and the audit entry), in the caller's transaction. Nothing when already refunded.
+    static func refundInFull(
+        _ payment: Payment, providerRefundID: String, reason: String, actor: Actor, requestID: String?, at: Date,
+        in tx: StoreTransaction
+    ) async throws {
+        guard payment.amountRefunded < payment.amount.minorUnits else { return }
+        let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
+        var refunded = payment
+        refunded.amountRefunded = payment.amount.minorUnits
+        refunded.updatedAt = at
+        let eventID = try await tx.insertEvent(type: .paymentRefunded, payment: refunded, at: at)
+        try await tx.appendAudit(
+            AuditRecord(
+                actorKind: actor.kind, actorID: actor.id, action: .paymentRefunded, targetType: .payment,
+                targetID: payment.id, before: .object([("amount_refunded", .int(payment.amountRefunded))]),
+                after: .object([
+                    ("amount_refunded", .int(refunded.amountRefunded)), ("refund", .string(refundID)),
+                    ("reason", .string(reason)), ("event", .string(eventID)),
+                ]),
+                requestID: requestID, at: at
+            )
+        )
+    }
 }

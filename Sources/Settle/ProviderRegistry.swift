@@ -61,6 +61,48 @@ public struct ProviderRegistry: Sendable {
         allEntries.flatMap { entry in entry.module.parameterAliases.map { (entry.module.name, $0) } }
     }
 
+    /// One of a provider's published lists, for `mode`: not found for an unknown provider or list, refused for a
+    /// disabled provider or a mode it does not serve, unavailable when the provider cannot be reached and nothing is
+    /// cached.
+    public func resource(_ name: String, provider providerName: String, mode: Mode) async throws(SettleError) -> ProviderResource {
+        guard let entry = entry(named: providerName) else { throw SettleError.notFound(.provider, id: providerName) }
+        guard entry.module.resources.contains(name) else {
+            throw SettleError(.routeNotFound, "Provider \(providerName) has no list named \(Text.echo(name, limit: 40)).")
+        }
+        let provider = entry.provider
+        if case .disabled(let reason) = provider.availability {
+            throw SettleError(.providerDisabled, "The \(providerName) provider is disabled: \(reason).", status: 400)
+        }
+        guard provider.modes.contains(mode) else {
+            throw SettleError(
+                .providerModeUnsupported, "The \(providerName) provider's keys do not serve \(mode.rawValue) mode.", param: "mode"
+            )
+        }
+        do {
+            guard let found = try await provider.resource(name, mode: mode) else {
+                throw SettleError(.routeNotFound, "Provider \(providerName) has no list named \(Text.echo(name, limit: 40)).")
+            }
+            return found
+        } catch let error as SettleError {
+            throw error
+        } catch let error as ProviderError {
+            throw SettleError(.providerUnavailable, "\(providerName) could not be asked for \(name): \(error.message)", status: 503)
+        } catch {
+            throw SettleError(.internalError, "The list could not be read.")
+        }
+    }
+
+    /// Configurations Settle must not start with, one line per provider that refuses (``PaymentProvider/startupRefusal``).
+    public var startupRefusals: [String] {
+        all.compactMap { provider in provider.startupRefusal.map { "\(provider.name): \($0)" } }
+    }
+
+    /// Throws when a provider refuses to start with its configuration.
+    public func refuseUnsafeConfiguration() throws(SettleError) {
+        guard let first = startupRefusals.first else { return }
+        throw SettleError(.configurationRefused, "Settle will not start: \(first)")
+    }
+
     /// One line per provider for the startup report: enabled, or disabled and why.
     public var report: [String] {
         all.map { provider in

@@ -57,6 +57,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case storageUnavailable = "storage_unavailable"
             case settingCorrupt = "setting_corrupt"
             case internalError = "internal_error"
+            case configurationRefused = "configuration_refused"
         }
 
         private let base: Base
@@ -104,6 +105,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let storageUnavailable = Code(.storageUnavailable)
         public static let settingCorrupt = Code(.settingCorrupt)
         public static let internalError = Code(.internalError)
+        /// Settle will not start with this configuration (a provider's keys of two environments mixed).
+        public static let configurationRefused = Code(.configurationRefused)
 
         public var description: String { base.rawValue }
 
@@ -114,7 +117,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .idempotencyKeyReused, .idempotencyKeyInUse: .idempotency
             case .providerError, .providerUnavailable, .providerDisabled, .sandboxDeliveryFailed: .provider
             case .rateLimited: .rateLimit
-            case .paymentChanged, .storageUnavailable, .settingCorrupt, .internalError: .api
+            case .paymentChanged, .storageUnavailable, .settingCorrupt, .internalError, .configurationRefused: .api
             default: .invalidRequest
             }
         }
@@ -133,7 +136,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .providerError, .sandboxDeliveryFailed: 502
             case .providerUnavailable, .providerDisabled, .storageUnavailable: 503
             case .rateLimited: 429
-            case .settingCorrupt, .internalError: 500
+            case .settingCorrupt, .internalError, .configurationRefused: 500
             default: 400
             }
         }

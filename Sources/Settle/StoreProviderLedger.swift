@@ -97,22 +97,8 @@ struct StoreProviderLedger: ProviderLedger {
         }
 
         func refundInFull(_ payment: Payment, providerRefundID: String, reason: String) async throws {
-            guard payment.amountRefunded < payment.amount.minorUnits else { return }
-            let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
-            var refunded = payment
-            refunded.amountRefunded = payment.amount.minorUnits
-            refunded.updatedAt = at
-            let eventID = try await tx.insertEvent(type: .paymentRefunded, payment: refunded, at: at)
-            try await tx.appendAudit(
-                AuditRecord(
-                    actorKind: .provider, actorID: provider, action: .paymentRefunded, targetType: .payment,
-                    targetID: payment.id, before: .object([("amount_refunded", .int(payment.amountRefunded))]),
-                    after: .object([
-                        ("amount_refunded", .int(refunded.amountRefunded)), ("refund", .string(refundID)),
-                        ("reason", .string(reason)), ("event", .string(eventID)),
-                    ]),
-                    requestID: requestID, at: at
-                )
+            try await PaymentLedger.refundInFull(
+                payment, providerRefundID: providerRefundID, reason: reason, actor: actor, requestID: requestID, at: at, in: tx
             )
         }
 

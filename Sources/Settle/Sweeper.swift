@@ -54,50 +54,49 @@ public struct Sweeper: Sendable {
         return expired
     }
 
-    /// Asks polled providers (``PaymentProvider/pollsOpenPayments``) about their open payments, least recently
-    /// changed first, and applies definite answers. Returns how many were asked.
+    /// Asks polled providers (``PaymentProvider/openPaymentPolling``) about their open payments that have been quiet
+    /// long enough, those asked longest ago first, and applies definite answers. Returns how many were asked.
     @discardableResult
     public func pollOpen(limit: Int = 100) async throws -> Int {
         let at = now()
         var asked = 0
-        for provider in providers.all where provider.pollsOpenPayments && provider.availability.isEnabled {
-            for id in try await store.openPaymentIDs(provider: provider.name, limit: limit) {
+        for provider in providers.all where provider.availability.isEnabled {
+            guard let polling = provider.openPaymentPolling else { continue }
+            let ids = try await store.pollablePaymentIDs(
+                provider: provider.name, quietBefore: at.addingTimeInterval(-Self.seconds(polling.quiet)),
+                polledBefore: at.addingTimeInterval(-Self.seconds(polling.every)), limit: limit
+            )
+            for id in ids {
                 _ = try await recheckWithProvider(paymentID: id, at: at)
                 asked += 1
             }
+            try await store.markPolled(ids, at: at)
         }
         return asked
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 
     /// Asks the payment's provider for its state; applies a definite answer. Returns true when the payment was
     /// settled that way (or the provider could not be asked and the payment must wait for the next sweep).
     func recheckWithProvider(paymentID: String, at: Date) async throws -> Bool {
-        guard let payment = try await store.payment(id: paymentID), let providerPaymentID = payment.providerPaymentID,
-            let provider = providers.provider(named: payment.provider), provider.availability.isEnabled
+        guard let payment = try await store.payment(id: paymentID), let provider = providers.provider(named: payment.provider),
+            provider.availability.isEnabled
         else { return false }
         let providerName = payment.provider
         let state: ProviderPaymentState?
         do {
-            state = try await provider.fetchPayment(providerPaymentID: providerPaymentID)
+            state = try await provider.fetchPayment(for: payment)
         } catch {
             logger.notice("sweep could not ask the provider; will retry", metadata: ["payment": "\(paymentID)", "provider": "\(providerName)"])
             return true
         }
         guard let state, let outcome = state.outcome, outcome != .processing else { return false }
-        let event = ProviderEvent(
-            eventID: "sweep_\(paymentID)_\(outcome.rawValue)", type: "sweep.\(outcome.rawValue)", target: .payment(id: paymentID),
-            outcome: outcome, amountMinorUnits: state.amountMinorUnits, currencyCode: state.currencyCode
-        )
-        let raw = InboundNotification(
-            provider: providerName, method: "GET", contentType: "application/json", headers: [:],
-            body: JSONValue.object([
-                ("source", .string("sweep")), ("outcome", .string(outcome.rawValue)), ("amount", .int(state.amountMinorUnits)),
-                ("currency", .string(state.currencyCode)),
-            ]).bytes(),
-            receivedAt: at
-        )
         _ = try await store.write { tx in
-            try await NotificationIngestor.apply(event, provider: providerName, raw: raw, requestID: nil, in: tx)
+            try await NotificationIngestor.applyFetched(state, outcome: outcome, source: "sweep", payment: payment, at: at, in: tx)
         }
         return true
     }

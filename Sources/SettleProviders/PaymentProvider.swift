@@ -37,9 +37,9 @@ public protocol PaymentProvider: Sendable {
     /// when the message is not authentic. Pure with respect to Settle's state: no database access.
     func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification
 
-    /// Whether the sweep should ask the provider about every open payment that has a provider id, not only overdue
-    /// ones (Payme receipts). Defaults to false.
-    var pollsOpenPayments: Bool { get }
+    /// Whether and how often the sweep asks the provider about open payments that are not overdue yet (its
+    /// notifications can be lost, or it sends none): `nil`, only overdue payments are re-checked. Defaults to `nil`.
+    var openPaymentPolling: OpenPaymentPolling? { get }
 
     /// Withdraws an unpaid payment at the provider before Settle cancels it, so the buyer can no longer pay it.
     /// Throws `rejected` when the provider is already taking the money. The default does nothing.
@@ -48,6 +48,29 @@ public protocol PaymentProvider: Sendable {
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
+
+    /// The provider's view of one of Settle's payments, for the sweep. The default asks by the payment's provider id
+    /// (and answers `nil` without one); a provider that can look a payment up by Settle's id (Wompi's `reference`)
+    /// overrides it, so a payment whose provider id was never learnt can still be settled.
+    func fetchPayment(for payment: Payment) async throws(ProviderError) -> ProviderPaymentState?
+
+    /// The buyer is back on Settle's return page, with what the provider added to its query (Wompi's `?id=`). A
+    /// provider that names its transaction there fetches it from its API (the query itself is never trusted) and
+    /// returns its state when it is this payment's; Settle applies it through the same exactly-once path as a
+    /// notification, so a lost notification does not leave the buyer waiting. The default returns `nil`.
+    func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState?
+
+    /// What Settle's status page tells the buyer while the payment is open (approve it in a wallet app), for
+    /// providers that send the buyer to that page. `nil`: the page's general words. The default is `nil`.
+    func buyerInstructions(for payment: Payment) -> String?
+
+    /// A configuration Settle must not start with (keys of two environments mixed), in words naming the settings,
+    /// never their values. Unlike ``availability``, which disables the provider, this stops the start. Default `nil`.
+    var startupRefusal: String? { get }
+
+    /// A list the provider publishes for building payments (Wompi's PSE banks), for `GET /v1/providers/{name}/{resource}`,
+    /// in `mode`. `nil`: the provider has no such resource. The default is `nil`.
+    func resource(_ name: String, mode: Mode) async throws(ProviderError) -> ProviderResource?
 
     /// Whether the provider keeps transactions of its own in Settle (``SynchronousProvider``s such as Payme); the
     /// sweep then hands them to ``expiryHold(for:transactions:now:)``. Defaults to false.
@@ -61,7 +84,20 @@ public protocol PaymentProvider: Sendable {
 extension PaymentProvider {
     public func validate(_ payment: Payment) throws(ProviderError) {}
 
-    public var pollsOpenPayments: Bool { false }
+    public var openPaymentPolling: OpenPaymentPolling? { nil }
+
+    public func fetchPayment(for payment: Payment) async throws(ProviderError) -> ProviderPaymentState? {
+        guard let id = payment.providerPaymentID else { return nil }
+        return try await fetchPayment(providerPaymentID: id)
+    }
+
+    public func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState? { nil }
+
+    public func buyerInstructions(for payment: Payment) -> String? { nil }
+
+    public var startupRefusal: String? { nil }
+
+    public func resource(_ name: String, mode: Mode) async throws(ProviderError) -> ProviderResource? { nil }
 
     public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
 
@@ -219,11 +255,46 @@ public struct ProviderPaymentState: Sendable, Hashable {
     public var outcome: ProviderOutcome?
     public var amountMinorUnits: Int64?
     public var currencyCode: String?
+    /// The provider's id for what it found (a transaction id learnt on the buyer's return), recorded with it.
+    public var providerPaymentID: String?
+    /// Why it failed, in the provider's words, for a `failed` outcome.
+    public var failure: PaymentFailure?
 
-    public init(outcome: ProviderOutcome?, amountMinorUnits: Int64?, currencyCode: String?) {
+    public init(
+        outcome: ProviderOutcome?, amountMinorUnits: Int64?, currencyCode: String?, providerPaymentID: String? = nil,
+        failure: PaymentFailure? = nil
+    ) {
         self.outcome = outcome
         self.amountMinorUnits = amountMinorUnits
         self.currencyCode = currencyCode
+        self.providerPaymentID = providerPaymentID
+        self.failure = failure
+    }
+}
+
+/// How the sweep polls a provider's open payments: first once a payment has been unchanged for `quiet` (its
+/// notification had time to arrive), then every `every`, those asked longest ago first.
+public struct OpenPaymentPolling: Sendable, Hashable {
+    public var quiet: Duration
+    public var every: Duration
+
+    public init(quiet: Duration, every: Duration) {
+        self.quiet = quiet
+        self.every = every
+    }
+}
+
+/// A list a provider publishes (its banks), as Settle serves it: the items, when they were fetched, and whether the
+/// provider could not be reached for a fresh copy (`stale`).
+public struct ProviderResource: Sendable, Hashable {
+    public var items: [JSONValue]
+    public var fetchedAt: Date
+    public var stale: Bool
+
+    public init(items: [JSONValue], fetchedAt: Date, stale: Bool) {
+        self.items = items
+        self.fetchedAt = fetchedAt
+        self.stale = stale
     }
 }
 

@@ -5,6 +5,7 @@ public struct NotificationRejection: Error, Sendable, Hashable, CustomStringConv
             case invalidSignature = "invalid_signature"
             case malformed = "malformed_notification"
             case providerDisabled = "provider_disabled"
+            case unavailable = "provider_unavailable"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -14,6 +15,9 @@ public struct NotificationRejection: Error, Sendable, Hashable, CustomStringConv
         public static let malformed = Code(.malformed)
         /// The provider is disabled (no secret configured): fail closed, 503.
         public static let providerDisabled = Code(.providerDisabled)
+        /// Authentic, but the provider's API, which must confirm what the message leaves unsigned, could not be
+        /// reached: 503, so the provider sends it again.
+        public static let unavailable = Code(.unavailable)
         public var description: String { base.rawValue }
     }
 

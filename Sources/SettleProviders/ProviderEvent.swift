@@ -51,11 +51,15 @@ public struct ProviderEvent: Sendable, Hashable {
     public var failure: PaymentFailure?
     /// The message is only a hint: fetch the authoritative state before acting on it.
     public var isHint: Bool
+    /// The provider returned the money (Wompi's `VOIDED` after `APPROVED`): recorded as a full refund of a succeeded
+    /// payment when the amount and currency are the payment's. The outcome is then `nil`.
+    public var refund: ProviderRefund?
 
     public init(
         eventID: String, type: String, target: PaymentTarget?, outcome: ProviderOutcome?, amountMinorUnits: Int64? = nil,
-        currencyCode: String? = nil, failure: PaymentFailure? = nil, isHint: Bool = false
+        currencyCode: String? = nil, failure: PaymentFailure? = nil, isHint: Bool = false, refund: ProviderRefund? = nil
     ) {
+        self.refund = refund
         self.eventID = eventID
         self.type = type
         self.target = target
@@ -64,6 +68,18 @@ public struct ProviderEvent: Sendable, Hashable {
         self.currencyCode = currencyCode
         self.failure = failure
         self.isHint = isHint
+    }
+}
+
+/// Money a provider returned to the buyer, reported in an event.
+public struct ProviderRefund: Sendable, Hashable {
+    /// The provider's id for the refund (or for the voided transaction).
+    public var providerRefundID: String
+    public var reason: String
+
+    public init(providerRefundID: String, reason: String) {
+        self.providerRefundID = providerRefundID
+        self.reason = reason
     }
 }
 

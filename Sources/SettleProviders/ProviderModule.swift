@@ -17,6 +17,8 @@ public protocol ProviderModule: PaymentProvider {
     static var paymentMethods: [PaymentMethodSpec] { get }
     /// Request parameters kept as aliases of `payment_method` so no merchant breaks (Payme's `payme_mode`).
     static var parameterAliases: [ParameterAlias] { get }
+    /// The names of the lists served at `GET /v1/providers/{name}/{resource}` (``PaymentProvider/resource(_:mode:)``).
+    static var resources: [String] { get }
     /// Builds the provider from its settings and what every provider shares.
     static func make(settings: ProviderSettings, context: ProviderContext) -> Self
 }
@@ -24,6 +26,7 @@ public protocol ProviderModule: PaymentProvider {
 extension ProviderModule {
     public var name: String { Self.name }
     public static var parameterAliases: [ParameterAlias] { [] }
+    public static var resources: [String] { [] }
 
     /// The setting declared under `key`.
     public static func setting(_ key: String) -> ProviderSetting? { settings.first { $0.key == key } }

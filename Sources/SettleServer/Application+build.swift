@@ -35,6 +35,12 @@ public func buildApplication(
     let store = try await Store.open(location, options: configuration.storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
     let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
+    do {
+        try useCases.providers.refuseUnsafeConfiguration()
+    } catch {
+        await store.close()
+        throw error
+    }
     let router = buildRouter(useCases, limits: configuration.limits)
     var services: [any Service] = [
         StoreService(store: store),

@@ -11,7 +11,7 @@ public struct UseCases: Sendable {
     public let providers: ProviderRegistry
     public let health: HealthService
     public let pages: BuyerPages
-    let pageTokens: PageTokens
+    public let pageTokens: PageTokens
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,

@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -221,5 +221,13 @@ enum Schema {
     /// recorded.
     static let leaseTokens = Migration(version: 6, name: "lease_tokens") { _ in
         ["ALTER TABLE webhook_messages ADD COLUMN lease_token TEXT"]
+    }
+
+    /// When the sweep last asked a payment's provider about it, so polling goes round every open payment.
+    static let openPaymentPolling = Migration(version: 7, name: "open_payment_polling") { _ in
+        [
+            "ALTER TABLE payments ADD COLUMN polled_at BIGINT",
+            "CREATE INDEX payments_open_by_provider ON payments (provider, status, polled_at)",
+        ]
     }
 }

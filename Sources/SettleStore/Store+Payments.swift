@@ -57,6 +57,13 @@ extension StoreTransaction {
         )
     }
 
+    /// Records the provider's id for a payment that had none (learnt on the buyer's return or by the sweep).
+    public func learnProviderPaymentID(paymentID: String, providerPaymentID: String) async throws {
+        try await query(
+            "UPDATE payments SET provider_payment_id = \(providerPaymentID) WHERE id = \(paymentID) AND provider_payment_id IS NULL"
+        )
+    }
+
     /// Writes a merchant-facing event (`payment.succeeded`, …) carrying the payment as the API shows it, and
     /// queues it for every endpoint that receives its type — in this same transaction.
     @discardableResult
@@ -95,15 +102,28 @@ extension Store {
         }
     }
 
-    /// Ids of a provider's open payments that it knows (a provider id), least recently changed first.
-    public func openPaymentIDs(provider: String, limit: Int) async throws -> [String] {
+    /// Ids of a provider's open payments to ask it about: unchanged since `quietBefore`, and not asked since
+    /// `polledBefore` (never asked first, then those asked longest ago). ``markPolled(_:at:)`` records the asking.
+    public func pollablePaymentIDs(provider: String, quietBefore: Date, polledBefore: Date, limit: Int) async throws -> [String] {
         try await read { connection in
             try await connection.query(
                 """
                 SELECT id FROM payments WHERE provider = \(provider) AND status IN ('requires_action', 'processing')
-                AND provider_payment_id IS NOT NULL ORDER BY updated_at LIMIT \(limit)
+                AND updated_at <= \(UnixTime.milliseconds(quietBefore))
+                AND (polled_at IS NULL OR polled_at <= \(UnixTime.milliseconds(polledBefore)))
+                ORDER BY COALESCE(polled_at, 0), updated_at LIMIT \(limit)
                 """
             ).map { try $0.string("id") }
+        }
+    }
+
+    /// Records that the sweep asked the provider about these payments.
+    public func markPolled(_ ids: [String], at: Date) async throws {
+        guard !ids.isEmpty else { return }
+        try await write { tx in
+            var list: SQL = ""
+            for (index, id) in ids.enumerated() { list = list + (index == 0 ? "" : ",") + "\(id)" }
+            try await tx.query("UPDATE payments SET polled_at = \(UnixTime.milliseconds(at)) WHERE id IN (\(list))")
         }
     }
 

@@ -68,6 +68,9 @@ import Testing
             try await client.execute(uri: "/checkout/return/pay_123?token=forged", method: .get) { response in
                 #expect(response.status == .notFound)
             }
+            try await client.execute(uri: "/checkout/return/pay_123/forged?id=1234-1610641025-49201", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
         }
     }
 

@@ -120,7 +120,7 @@ public struct PaymeProvider: SynchronousProvider {
     }
 
     /// Open receipts are checked on every sweep: Payme's own call may be late or lost.
-    public var pollsOpenPayments: Bool { true }
+    public var openPaymentPolling: OpenPaymentPolling? { OpenPaymentPolling(quiet: .zero, every: .zero) }
 
     /// A receipt's state (receipt mode): `receipts.check`, then `receipts.get` for the amount once paid. Payme's
     /// states: 4 paid, 50 cancelled; anything else is still in progress.

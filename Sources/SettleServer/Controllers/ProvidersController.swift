@@ -1,14 +1,32 @@
+import Foundation
 import Hummingbird
 import Settle
 import SettleCore
 import SettleProviders
 
-/// `GET /v1/providers`: every catalog provider, enabled or disabled and why, with its modes and payment methods.
+/// `GET /v1/providers`: every catalog provider, enabled or disabled and why, with its modes, payment methods and
+/// resources; `GET /v1/providers/{name}/{resource}`: one of those lists (Wompi's `pse_banks`) for the key's mode.
 struct ProvidersController {
     let providers: ProviderRegistry
 
     func addRoutes(to group: RouterGroup<SettleRequestContext>) {
         group.get("providers", use: list)
+        group.get("providers/:name/:resource", use: resource)
+    }
+
+    @Sendable func resource(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let name = try context.parameters.require("name")
+        let resource = try context.parameters.require("resource")
+        let found = try await providers.resource(resource, provider: name, mode: caller.mode)
+        return APIResponse.json(
+            .object([
+                ("object", .string("list")), ("url", .string("/v1/providers/\(name)/\(resource)")), ("data", .array(found.items)),
+                ("fetched_at", .string(ISO8601DateFormatter().string(from: found.fetchedAt))),
+                ("age_seconds", .int(max(0, Int64(Date().timeIntervalSince(found.fetchedAt))))), ("stale", .bool(found.stale)),
+                ("has_more", .bool(false)),
+            ])
+        )
     }
 
     @Sendable func list(_ request: Request, context: SettleRequestContext) async throws -> Response {
@@ -23,6 +41,7 @@ struct ProvidersController {
                     ("enabled", .bool(provider.availability.isEnabled)), ("disabled_reason", .string(reason)),
                     ("modes", .array(provider.modes.map(\.rawValue).sorted().map(JSONValue.string))),
                     ("payment_methods", .array(entry.module.paymentMethods.map { .string($0.type) })),
+                    ("resources", .array(entry.module.resources.map(JSONValue.string))),
                 ])
             },
             hasMore: false

@@ -1,34 +1,52 @@
+import Foundation
 import Hummingbird
 import Settle
 import SettleCore
 
-/// `GET /checkout/return/{payment_id}?token=…`: where a provider sends the buyer back when the merchant gave no
-/// `return_url`. It shows only the status, and only with the token bound to the payment; the payment's outcome comes
-/// from the provider's notification, never from this page.
+/// `GET /checkout/return/{payment_id}/{token}` (and `?token=…`, the form of links handed out earlier): where a
+/// provider sends the buyer back, and Settle's own waiting page. It shows only the status, and only with the token
+/// bound to the payment. The outcome comes from the provider (its notification, or its API asked about the
+/// transaction it names in the query), never from the query itself. Once there is an outcome and the merchant gave a
+/// `return_url`, the buyer is sent there; while the payment is open the page refreshes itself.
 struct ReturnPageController {
     let pages: BuyerPages
 
     func addRoutes(to router: RouterGroup<SettleRequestContext>) {
-        router.get("checkout/return/:id", use: page)
+        router.get("checkout/return/:id", use: { request, context in
+            try await page(request, id: try context.parameters.require("id"), token: request.uri.queryParameters.get("token"))
+        })
+        router.get("checkout/return/:id/:token", use: { request, context in
+            try await page(request, id: try context.parameters.require("id"), token: context.parameters.get("token"))
+        })
     }
 
-    @Sendable func page(_ request: Request, context: SettleRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id")
-        let payment = try await pages.returnPage(paymentID: id, token: request.uri.queryParameters.get("token"))
+    func page(_ request: Request, id: String, token: String?) async throws -> Response {
+        var query: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters where name != "token" && query.count < 16 {
+            query[String(name)] = String(value)
+        }
+        let view = try await pages.returnPage(paymentID: id, token: token, query: query)
+        if let next = view.continueTo {
+            return Response(status: .seeOther, headers: [.location: next])
+        }
+        let payment = view.payment
         let message: String =
             switch payment.status {
             case .succeeded: "Payment received. You can close this window."
-            case .processing: "Your payment is being processed. You can close this window."
-            case .requiresAction: "We are waiting for confirmation from the payment provider."
+            case .processing: "Your payment is being processed. This page updates by itself."
+            case .requiresAction: "We are waiting for confirmation from the payment provider. This page updates by itself."
             default: "This payment was not completed."
             }
-        return Pages.html(
-            Pages.layout(
-                title: "Payment",
-                """
-                <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>
-                """
-            )
+        let instructions = view.instructions.map { #"<p id="instructions">\#(HTML.escape($0))</p>"# } ?? ""
+        var html = Pages.layout(
+            title: "Payment",
+            """
+            <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)
+            """
         )
+        if !payment.status.isFinal {
+            html = html.replacingOccurrences(of: "<meta charset=\"utf-8\">", with: "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">")
+        }
+        return Pages.html(html)
     }
 }
