@@ -6,6 +6,7 @@ public enum ProviderCatalog {
         SandboxProvider.self,
         StripeProvider.self,
         PaymeProvider.self,
+        WompiProvider.self,
     ]
 
     /// The module named `name`.
