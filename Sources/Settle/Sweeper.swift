@@ -63,7 +63,7 @@ public struct Sweeper: Sendable {
         for provider in providers.all where provider.availability.isEnabled {
             guard let polling = provider.openPaymentPolling else { continue }
             let ids = try await store.pollablePaymentIDs(
-                provider: provider.name, quietBefore: at.addingTimeInterval(-Self.seconds(polling.quiet)),
+                provider: provider.name, now: at, quietBefore: at.addingTimeInterval(-Self.seconds(polling.quiet)),
                 polledBefore: at.addingTimeInterval(-Self.seconds(polling.every)), limit: limit
             )
             for id in ids {

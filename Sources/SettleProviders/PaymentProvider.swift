@@ -273,7 +273,8 @@ public struct ProviderPaymentState: Sendable, Hashable {
 }
 
 /// How the sweep polls a provider's open payments: first once a payment has been unchanged for `quiet` (its
-/// notification had time to arrive), then every `every`, those asked longest ago first.
+/// notification had time to arrive), then every `every` but never more often than a quarter of the payment's age
+/// (an abandoned checkout is asked about a few dozen times in a day), those asked longest ago first.
 public struct OpenPaymentPolling: Sendable, Hashable {
     public var quiet: Duration
     public var every: Duration

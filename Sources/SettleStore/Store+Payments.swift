@@ -102,15 +102,18 @@ extension Store {
         }
     }
 
-    /// Ids of a provider's open payments to ask it about: unchanged since `quietBefore`, and not asked since
-    /// `polledBefore` (never asked first, then those asked longest ago). ``markPolled(_:at:)`` records the asking.
-    public func pollablePaymentIDs(provider: String, quietBefore: Date, polledBefore: Date, limit: Int) async throws -> [String] {
-        try await read { connection in
+    /// Ids of a provider's open payments to ask it about at `now`: unchanged since `quietBefore`, and not asked since
+    /// `polledBefore` nor within the last quarter of the payment's age (so an abandoned payment is asked about a few
+    /// dozen times over a day, not every few minutes): never asked first, then those asked longest ago.
+    /// ``markPolled(_:at:)`` records the asking.
+    public func pollablePaymentIDs(provider: String, now: Date, quietBefore: Date, polledBefore: Date, limit: Int) async throws -> [String] {
+        let at = UnixTime.milliseconds(now)
+        return try await read { connection in
             try await connection.query(
                 """
                 SELECT id FROM payments WHERE provider = \(provider) AND status IN ('requires_action', 'processing')
                 AND updated_at <= \(UnixTime.milliseconds(quietBefore))
-                AND (polled_at IS NULL OR polled_at <= \(UnixTime.milliseconds(polledBefore)))
+                AND (polled_at IS NULL OR (polled_at <= \(UnixTime.milliseconds(polledBefore)) AND polled_at * 4 <= 3 * \(at) + created_at))
                 ORDER BY COALESCE(polled_at, 0), updated_at LIMIT \(limit)
                 """
             ).map { try $0.string("id") }
