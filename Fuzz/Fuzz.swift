@@ -12,6 +12,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "stripe-signature": StripeSignatureTarget.run(bytes)
     case "payme-rpc": PaymeRPCTarget.run(bytes)
     case "form": FormTarget.run(bytes)
+    case "wompi-event": WompiEventTarget.run(bytes)
     default: fatalError("SETTLE_FUZZ_TARGET must name a target")
     }
     return 0
