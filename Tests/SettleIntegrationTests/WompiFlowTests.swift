@@ -249,6 +249,13 @@ import Testing
             let declining = try await create(settle, method: #"{"type":"nequi"}"#, customer: #"{"email":"b@example.com","phone":"+57 399 222 2222"}"#)
             try await emulator.respondInNequi(transactionID: try #require(declining["provider_payment_id"] as? String))
             #expect(try await settle.paymentStatus(try #require(declining["id"] as? String)) == "failed")
+
+            // Any other sandbox number: Wompi's ERROR, a failure with its message.
+            let erring = try await create(settle, method: #"{"type":"nequi","phone":"3993333333"}"#)
+            try await emulator.respondInNequi(transactionID: try #require(erring["provider_payment_id"] as? String))
+            let failed = try await payment(settle, try #require(erring["id"] as? String))
+            #expect(failed["status"] as? String == "failed")
+            #expect((failed["failure"] as? [String: Any])?["code"] as? String == "error")
         }
     }
 
