@@ -13,11 +13,12 @@ enum Pages {
         APIResponse.bytes(Array(body.utf8), status: status, contentType: "text/html; charset=utf-8")
     }
 
-    /// A whole page around `content`.
-    static func layout(title: String, _ content: String) -> String {
-        """
+    /// A whole page around `content`; `refreshSeconds` makes the browser reload it (a page that waits).
+    static func layout(title: String, refreshSeconds: Int? = nil, _ content: String) -> String {
+        let refresh = refreshSeconds.map { #"<meta http-equiv="refresh" content="\#($0)">"# } ?? ""
+        return """
         <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+        <html lang="en"><head><meta charset="utf-8">\(refresh)<meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(HTML.escape(title))</title>
         <style>
         body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;justify-content:center;color:#111}

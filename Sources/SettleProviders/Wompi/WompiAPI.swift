@@ -78,12 +78,6 @@ struct WompiAPI: Sendable {
         return items.compactMap(WompiTransaction.init)
     }
 
-    /// `POST /transactions/{id}/void`: annuls an approved card transaction.
-    func void(id: String) async throws(ProviderError) -> WompiTransaction? {
-        let data = try await send(.POST, "/transactions/\(Self.escape(id))/void", key: privateKey.value, body: Array("{}".utf8), retryable: false)
-        return WompiTransaction(data["transaction"] ?? data)
-    }
-
     /// `GET /pse/financial_institutions` (public key): the banks PSE offers, as `{code, name}`.
     func pseBanks() async throws(ProviderError) -> [JSONValue] {
         let data = try await get("/pse/financial_institutions", key: publicKey)

@@ -29,7 +29,7 @@ public struct WompiProvider: PaymentProvider {
     let now: @Sendable () -> Date
     let banks = BankCache()
     /// How many times, and how far apart, a new PSE or Bancolombia transaction is read until its bank URL appears.
-    var bankURLPolls = (attempts: 10, interval: Duration.milliseconds(300))
+    let bankURLPolls = (attempts: 10, interval: Duration.milliseconds(300))
 
     public init(configuration: WompiConfiguration, context: ProviderContext) {
         self.configuration = configuration
@@ -376,12 +376,6 @@ public struct WompiProvider: PaymentProvider {
         guard payment.paymentMethod?.type == "nequi" else { return nil }
         let phone = Self.nequiPhone(method: payment.paymentMethod ?? .init(type: "nequi"), customer: payment.customer) ?? ""
         return "Open the Nequi app on the phone ending in \(phone.suffix(4)) and accept the payment notification."
-    }
-
-    /// Voids an approved card transaction at Wompi (the refunds work calls this).
-    func void(transactionID: String) async throws(ProviderError) -> WompiTransaction? {
-        guard let api else { throw ProviderError(.disabled, "The Wompi provider is disabled.") }
-        return try await api.void(id: transactionID)
     }
 
     // MARK: - PSE banks

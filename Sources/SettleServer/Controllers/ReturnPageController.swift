@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import Settle
 import SettleCore
@@ -38,15 +37,13 @@ struct ReturnPageController {
             default: "This payment was not completed."
             }
         let instructions = view.instructions.map { #"<p id="instructions">\#(HTML.escape($0))</p>"# } ?? ""
-        var html = Pages.layout(
-            title: "Payment",
-            """
-            <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)
-            """
+        return Pages.html(
+            Pages.layout(
+                title: "Payment", refreshSeconds: payment.status.isFinal ? nil : 5,
+                """
+                <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)
+                """
+            )
         )
-        if !payment.status.isFinal {
-            html = html.replacingOccurrences(of: "<meta charset=\"utf-8\">", with: "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"5\">")
-        }
-        return Pages.html(html)
     }
 }
