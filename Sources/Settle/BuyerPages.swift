@@ -42,6 +42,45 @@ public struct BuyerPages: Sendable {
         "\(publicURL)/checkout/return/\(paymentID)/\(tokens.token(.returnPage, paymentID: paymentID))"
     }
 
+    /// `<public url>/pay/<id>/<token>`: the page that posts a provider's signed checkout form (PayU's WebCheckout).
+    static func formPageURL(publicURL: String, paymentID: String, tokens: PageTokens) -> String {
+        "\(publicURL)/pay/\(paymentID)/\(tokens.token(.formPage, paymentID: paymentID))"
+    }
+
+    /// What the form page shows: the form to post, or the payment when it is no longer open (then the form is
+    /// `nil` and the buyer is sent to the return page).
+    public struct FormView: Sendable {
+        public var payment: Payment
+        public var form: ProviderCheckoutForm?
+        /// The payment's return page, with its token.
+        public var returnPage: String
+    }
+
+    /// The signed form of a payment whose provider checks out with a form POST; not found without its token.
+    public func formPage(paymentID: String, token: String?) async throws(SettleError) -> FormView {
+        guard tokens.verify(token, .formPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
+        let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
+        guard let payment = found, let provider = providers.provider(named: payment.provider) else {
+            throw SettleError.notFound(.payment, id: paymentID)
+        }
+        let publicURL = self.publicURL()
+        let returnPage = Self.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: tokens)
+        guard payment.status == .requiresAction else { return FormView(payment: payment, form: nil, returnPage: returnPage) }
+        guard provider.availability.isEnabled else {
+            throw SettleError(.providerDisabled, "The \(payment.provider) provider is disabled.")
+        }
+        let form: ProviderCheckoutForm?
+        do {
+            form = try provider.checkoutForm(
+                for: payment, ProviderLinks(notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", returnPageURL: returnPage)
+            )
+        } catch {
+            throw SettleError.provider(error, paymentID: payment.id)
+        }
+        guard let form else { throw SettleError.notFound(.payment, id: paymentID) }
+        return FormView(payment: payment, form: form, returnPage: returnPage)
+    }
+
     /// What the return page shows.
     public struct ReturnView: Sendable {
         public var payment: Payment
@@ -49,6 +88,9 @@ public struct BuyerPages: Sendable {
         public var instructions: String?
         /// Where to send the buyer now (the merchant's `return_url`, once there is an outcome to show there).
         public var continueTo: String?
+        /// What the provider's response carried did not verify (an altered query): the page says so and nothing was
+        /// applied from it.
+        public var unverified: Bool = false
     }
 
     /// The payment behind a return link; not found without its token. `query` is what the provider appended.
@@ -57,6 +99,7 @@ public struct BuyerPages: Sendable {
         let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
         guard var payment = found else { throw SettleError.notFound(.payment, id: paymentID) }
         var confirmed = false
+        var unverified = false
         if !payment.status.isFinal, !query.isEmpty, let provider = providers.provider(named: payment.provider),
             provider.availability.isEnabled
         {
@@ -72,6 +115,9 @@ public struct BuyerPages: Sendable {
                         payment = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger) ?? payment
                     }
                 }
+            } catch let error as ProviderError where error.code == .unverified {
+                logger.notice("a provider's response page did not verify", metadata: ["payment": "\(paymentID)", "provider": "\(payment.provider)"])
+                unverified = true
             } catch let error as ProviderError {
                 // The buyer still sees the page; the notification or the sweep settles the payment.
                 logger.notice("could not confirm a return with the provider", metadata: ["payment": "\(paymentID)", "code": "\(error.code)"])
@@ -81,8 +127,8 @@ public struct BuyerPages: Sendable {
         }
         let provider = providers.provider(named: payment.provider)
         let instructions = payment.status.isFinal ? nil : provider?.buyerInstructions(for: payment)
-        let continueTo = payment.status.isFinal || confirmed ? payment.returnURL : nil
-        return ReturnView(payment: payment, instructions: instructions, continueTo: continueTo)
+        let continueTo = !unverified && (payment.status.isFinal || confirmed) ? payment.returnURL : nil
+        return ReturnView(payment: payment, instructions: instructions, continueTo: continueTo, unverified: unverified)
     }
 
     /// A sandbox checkout page: the payment, and the token its form must send back.

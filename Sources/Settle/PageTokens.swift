@@ -18,6 +18,8 @@ public final class PageTokens: Sendable {
         case returnPage = "return"
         /// The sandbox checkout page's form (its CSRF token).
         case sandboxCheckout = "sandbox"
+        /// `GET /pay/{id}/{token}`: the page that posts a provider's signed checkout form.
+        case formPage = "form"
     }
 
     private let key = Mutex<SymmetricKey?>(nil)

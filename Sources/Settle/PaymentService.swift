@@ -136,7 +136,8 @@ public struct PaymentService: Sendable {
                     ProviderPaymentRequest(
                         payment: payment, idempotencyKey: "settle_\(payment.id)",
                         notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL,
-                        returnPageURL: BuyerPages.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages)
+                        returnPageURL: BuyerPages.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages),
+                        formPageURL: BuyerPages.formPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages)
                     )
                 )
             )
@@ -147,12 +148,19 @@ public struct PaymentService: Sendable {
         switch creation {
         case .success(let created):
             return try await write(logger) { tx in
+                let voucherExpiry = created.voucher?.expiresAt
+                let expiresAt = voucherExpiry.flatMap { voucherExpiry in
+                    payment.expiresAt.map { $0 > voucherExpiry } ?? true ? voucherExpiry : nil
+                }
                 try await tx.attachProvider(
-                    paymentID: payment.id, providerPaymentID: created.providerPaymentID, checkoutURL: created.checkoutURL, at: at
+                    paymentID: payment.id, providerPaymentID: created.providerPaymentID, checkoutURL: created.checkoutURL,
+                    voucher: created.voucher, expiresAt: expiresAt, at: at
                 )
                 var attached = payment
                 attached.providerPaymentID = created.providerPaymentID
                 attached.checkoutURL = created.checkoutURL
+                attached.voucher = created.voucher
+                if let expiresAt { attached.expiresAt = expiresAt }
                 attached.updatedAt = at
                 try await tx.appendAudit(
                     AuditRecord(

@@ -24,15 +24,15 @@ public struct Sweeper: Sendable {
     /// Waits until the schema is ready.
     public func waitUntilReady() async throws { try await store.waitUntilMigrated() }
 
-    /// One pass; returns how many payments expired. A provider that keeps transactions of its own may hold an
-    /// overdue payment open (``PaymentProvider/expiryHold(for:transactions:now:)``); held payments wait.
+    /// One pass; returns how many payments expired. A provider may hold an overdue payment open (a cash voucher paid
+    /// at the last minute is reported later) (``PaymentProvider/expiryHold(for:transactions:now:)``); held payments wait.
     @discardableResult
     public func expireDue(limit: Int = 500) async throws -> Int {
         let at = now()
         var expired = 0
         for payment in try await store.overduePayments(at: at, limit: limit) {
-            if let provider = providers.provider(named: payment.provider), provider.keepsTransactions {
-                let transactions = try await store.providerTransactions(paymentID: payment.id)
+            if let provider = providers.provider(named: payment.provider) {
+                let transactions = provider.keepsTransactions ? try await store.providerTransactions(paymentID: payment.id) : []
                 if let hold = provider.expiryHold(for: payment, transactions: transactions, now: at), hold > at { continue }
             }
             if try await recheckWithProvider(paymentID: payment.id, at: at) { continue }

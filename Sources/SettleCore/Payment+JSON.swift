@@ -17,6 +17,7 @@ extension Payment {
             } ?? .null),
             ("payment_method", (paymentMethod ?? PaymentMethod(type: PaymentMethod.checkoutType)).apiObject),
             ("checkout_url", .string(checkoutURL)),
+            ("voucher", voucher?.apiObject ?? .null),
             ("return_url", .string(returnURL)),
             ("cancel_url", .string(cancelURL)),
             ("provider_payment_id", .string(providerPaymentID)),

@@ -40,6 +40,8 @@ public struct Payment: Sendable, Hashable {
     /// How the buyer pays, as the merchant chose it (`nil`: the provider's hosted page).
     public var paymentMethod: PaymentMethod?
     public var checkoutURL: String?
+    /// The cash voucher the buyer pays at a counter, for cash payments.
+    public var voucher: Voucher?
     public var providerPaymentID: String?
     public var failure: PaymentFailure?
     /// How much of the amount has been returned to the buyer, in minor units of the payment's currency.
@@ -54,7 +56,7 @@ public struct Payment: Sendable, Hashable {
         id: String, mode: Mode, status: PaymentStatus, amount: Money, provider: String, reference: String,
         description: String? = nil, customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil,
         metadata: [String: String] = [:], paymentMethod: PaymentMethod? = nil, checkoutURL: String? = nil,
-        providerPaymentID: String? = nil,
+        voucher: Voucher? = nil, providerPaymentID: String? = nil,
         failure: PaymentFailure? = nil, amountRefunded: Int64 = 0, fulfilledAt: Date? = nil, expiresAt: Date? = nil,
         createdAt: Date, updatedAt: Date
     ) {
@@ -71,6 +73,7 @@ public struct Payment: Sendable, Hashable {
         self.metadata = metadata
         self.paymentMethod = paymentMethod
         self.checkoutURL = checkoutURL
+        self.voucher = voucher
         self.providerPaymentID = providerPaymentID
         self.failure = failure
         self.amountRefunded = amountRefunded

@@ -60,6 +60,11 @@ public protocol PaymentProvider: Sendable {
     /// notification, so a lost notification does not leave the buyer waiting. The default returns `nil`.
     func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState?
 
+    /// The form the buyer's browser posts to the provider's hosted checkout, for providers whose checkout is a form
+    /// POST (PayU's WebCheckout): Settle's page at ``ProviderPaymentRequest/formPageURL`` renders it and submits it on
+    /// load. Built from the stored payment each time it is shown, signed by the adapter. `nil`: no form (the default).
+    func checkoutForm(for payment: Payment, _ links: ProviderLinks) throws(ProviderError) -> ProviderCheckoutForm?
+
     /// What Settle's status page tells the buyer while the payment is open (approve it in a wallet app), for
     /// providers that send the buyer to that page. `nil`: the page's general words. The default is `nil`.
     func buyerInstructions(for payment: Payment) -> String?
@@ -77,7 +82,9 @@ public protocol PaymentProvider: Sendable {
     var keepsTransactions: Bool { get }
 
     /// How long the sweep must leave an overdue payment open because the provider may still complete it (Payme
-    /// performs a created transaction for up to 12 hours). `nil`: the payment may expire now. The default is `nil`.
+    /// performs a created transaction for up to 12 hours; PayU reports a cash voucher paid at the last minute some
+    /// minutes later). `transactions` are the provider's own when it ``keepsTransactions``, else empty. `nil`: the
+    /// payment may expire now. The default is `nil`.
     func expiryHold(for payment: Payment, transactions: [ProviderTransaction], now: Date) -> Date?
 }
 
@@ -94,6 +101,8 @@ extension PaymentProvider {
     public func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState? { nil }
 
     public func buyerInstructions(for payment: Payment) -> String? { nil }
+
+    public func checkoutForm(for payment: Payment, _ links: ProviderLinks) throws(ProviderError) -> ProviderCheckoutForm? { nil }
 
     public var startupRefusal: String? { nil }
 
@@ -207,13 +216,20 @@ public struct ProviderPaymentRequest: Sendable {
     /// Where the provider sends the buyer back when the merchant gave no `return_url`: Settle's return page, with
     /// the token that lets it show this payment.
     public var returnPageURL: String
+    /// Settle's page that posts the provider's signed form for this payment (``PaymentProvider/checkoutForm(for:_:)``),
+    /// with the token that lets it show the form: the checkout URL of a provider whose checkout is a form POST.
+    public var formPageURL: String
 
-    public init(payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, returnPageURL: String) {
+    public init(
+        payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, returnPageURL: String,
+        formPageURL: String = ""
+    ) {
         self.payment = payment
         self.idempotencyKey = idempotencyKey
         self.notificationURL = notificationURL
         self.publicURL = publicURL
         self.returnPageURL = returnPageURL
+        self.formPageURL = formPageURL
     }
 
     /// The payment's `return_url`, else Settle's return page.
@@ -228,8 +244,8 @@ public struct ProviderPaymentCreation: Sendable, Hashable {
     public enum NextAction: Sendable, Hashable {
         /// Send the buyer to this URL (a hosted checkout, a bank redirect).
         case redirect(url: String)
-        /// A cash voucher: the buyer pays later at a counter with this reference; `url` shows the voucher.
-        case voucher(reference: String, url: String?)
+        /// A cash voucher: the buyer pays later at a counter; `url` shows the voucher (its receipt page).
+        case voucher(Voucher, url: String?)
     }
 
     /// `nil` when the provider has no id for it yet (a Payme checkout link: Payme names the payment by its id).
@@ -247,6 +263,46 @@ public struct ProviderPaymentCreation: Sendable, Hashable {
         case .redirect(let url): url
         case .voucher(_, let url): url
         }
+    }
+
+    /// The voucher, for a cash payment.
+    public var voucher: Voucher? {
+        if case .voucher(let voucher, _) = nextAction { return voucher }
+        return nil
+    }
+}
+
+/// Settle's addresses for one payment, as a provider puts them in what it sends the buyer.
+public struct ProviderLinks: Sendable, Hashable {
+    /// Where the provider posts its notifications (`<public url>/v1/webhooks/<provider>`).
+    public var notificationURL: String
+    /// Settle's return page for this payment, with its token.
+    public var returnPageURL: String
+
+    public init(notificationURL: String, returnPageURL: String) {
+        self.notificationURL = notificationURL
+        self.returnPageURL = returnPageURL
+    }
+}
+
+/// A form the buyer's browser posts to a provider: its action and its fields, in order.
+public struct ProviderCheckoutForm: Sendable, Hashable {
+    public struct Field: Sendable, Hashable {
+        public var name: String
+        public var value: String
+
+        public init(_ name: String, _ value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var action: String
+    public var fields: [Field]
+
+    public init(action: String, fields: [Field]) {
+        self.action = action
+        self.fields = fields
     }
 }
 

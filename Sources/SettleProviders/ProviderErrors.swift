@@ -40,6 +40,7 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
             case rejected = "provider_error"
             case disabled = "provider_disabled"
             case unsupported = "provider_unsupported"
+            case unverified = "provider_response_unverified"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -51,6 +52,9 @@ public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let disabled = Code(.disabled)
         /// The request cannot be served by this provider (mode, currency).
         public static let unsupported = Code(.unsupported)
+        /// What the buyer's browser brought back from the provider (a response page's query) does not verify: it was
+        /// altered, or is not the provider's. Nothing is applied from it.
+        public static let unverified = Code(.unverified)
         public var description: String { base.rawValue }
     }
 

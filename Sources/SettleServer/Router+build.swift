@@ -19,6 +19,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     )
     SandboxController(pages: useCases.pages).addRoutes(to: pages)
     ReturnPageController(pages: useCases.pages).addRoutes(to: pages)
+    FormPageController(pages: useCases.pages).addRoutes(to: pages)
     let v1 = router.group("v1")
     let providers = v1.group().add(
         middleware: RateLimitMiddleware(

@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -229,5 +229,10 @@ enum Schema {
             "ALTER TABLE payments ADD COLUMN polled_at BIGINT",
             "CREATE INDEX payments_open_by_provider ON payments (provider, status, polled_at)",
         ]
+    }
+
+    /// The cash voucher of a cash payment (its network, reference, expiry and receipt links), as JSON.
+    static let vouchers = Migration(version: 8, name: "vouchers") { _ in
+        ["ALTER TABLE payments ADD COLUMN voucher TEXT"]
     }
 }

@@ -46,11 +46,15 @@ extension StoreTransaction {
         return !rows.isEmpty
     }
 
-    /// Records what the provider created.
-    public func attachProvider(paymentID: String, providerPaymentID: String?, checkoutURL: String?, at: Date) async throws {
+    /// Records what the provider created: its id, the buyer's link, a cash voucher, and the payment's expiry when the
+    /// provider set an earlier one (a voucher the counter refuses sooner).
+    public func attachProvider(
+        paymentID: String, providerPaymentID: String?, checkoutURL: String?, voucher: Voucher? = nil, expiresAt: Date? = nil, at: Date
+    ) async throws {
         try await query(
             """
             UPDATE payments SET provider_payment_id = \(providerPaymentID), checkout_url = \(checkoutURL),
+                voucher = \(voucher?.stored), expires_at = COALESCE(\(expiresAt.map(UnixTime.milliseconds)), expires_at),
                 updated_at = \(UnixTime.milliseconds(at))
             WHERE id = \(paymentID)
             """
@@ -217,6 +221,7 @@ extension Payment {
             reference: try row.string("reference"), description: try row.optionalString("description"), customer: customer,
             returnURL: try row.optionalString("return_url"), cancelURL: try row.optionalString("cancel_url"),
             metadata: metadata, paymentMethod: paymentMethod, checkoutURL: try row.optionalString("checkout_url"),
+            voucher: try row.optionalString("voucher").flatMap { Voucher(stored: $0) },
             providerPaymentID: try row.optionalString("provider_payment_id"), failure: failure,
             amountRefunded: try row.optionalInt("amount_refunded") ?? 0,
             fulfilledAt: try row.optionalInt("fulfilled_at").map(UnixTime.date(milliseconds:)),

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import SettleCore
-import Synchronization
 
 /// Wompi (Colombia): cards and every method enabled in the merchant's dashboard on Wompi's Web Checkout, and PSE,
 /// Nequi and Bancolombia transfers created through the API. The Wompi `reference` of every payment is Settle's
@@ -27,7 +26,7 @@ public struct WompiProvider: PaymentProvider {
     let api: WompiAPI?
     let logger: Logger
     let now: @Sendable () -> Date
-    let banks = BankCache()
+    let banks = ResourceCache()
     /// How many times, and how far apart, a new PSE or Bancolombia transaction is read until its bank URL appears.
     let bankURLPolls = (attempts: 10, interval: Duration.milliseconds(300))
 
@@ -384,27 +383,5 @@ public struct WompiProvider: PaymentProvider {
         guard name == "pse_banks" else { return nil }
         guard let api else { throw ProviderError(.disabled, "The Wompi provider is disabled.") }
         return try await banks.list(now: now(), lifetime: Self.bankListLifetime) { () throws(ProviderError) in try await api.pseBanks() }
-    }
-
-    /// The last bank list fetched: served for a day, then fetched again; when Wompi cannot be reached, the last list
-    /// is served marked stale.
-    final class BankCache: Sendable {
-        private let cached = Mutex<(items: [JSONValue], at: Date)?>(nil)
-
-        func list(now: Date, lifetime: TimeInterval, fetch: () async throws(ProviderError) -> [JSONValue]) async throws(ProviderError)
-            -> ProviderResource
-        {
-            if let cached = cached.withLock({ $0 }), now.timeIntervalSince(cached.at) < lifetime {
-                return ProviderResource(items: cached.items, fetchedAt: cached.at, stale: false)
-            }
-            do {
-                let items = try await fetch()
-                cached.withLock { $0 = (items, now) }
-                return ProviderResource(items: items, fetchedAt: now, stale: false)
-            } catch {
-                guard let cached = cached.withLock({ $0 }) else { throw error }
-                return ProviderResource(items: cached.items, fetchedAt: cached.at, stale: true)
-            }
-        }
     }
 }

@@ -21,10 +21,25 @@ struct ReturnPageController {
 
     func page(_ request: Request, id: String, token: String?) async throws -> Response {
         var query: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters where name != "token" && query.count < 16 {
+        // What the provider appended, bounded: PayU's response page alone carries some thirty parameters.
+        for (name, value) in request.uri.queryParameters where name != "token" && query.count < 64 && name.utf8.count <= 64 && value.utf8.count <= 512 {
             query[String(name)] = String(value)
         }
         let view = try await pages.returnPage(paymentID: id, token: token, query: query)
+        if view.unverified {
+            return Pages.html(
+                Pages.layout(
+                    title: "Payment",
+                    """
+                    <h1>We could not verify this page</h1>
+                    <p id="error" data-code="provider_response_unverified">The details the payment page sent back do not match its \
+                    signature, so nothing was changed. If you paid, the payment is confirmed directly with the provider and the \
+                    shop is told.</p>
+                    """
+                ),
+                status: 400
+            )
+        }
         if let next = view.continueTo {
             return Response(status: .seeOther, headers: [.location: next])
         }

@@ -2,7 +2,7 @@ import HTTPTypes
 import Hummingbird
 
 /// Headers every response carries: no content sniffing; and for HTML pages, no framing by other sites (clickjacking),
-/// no scripts, forms posting only to Settle, no referrer leaking a payment's URL, and no caching.
+/// no scripts, forms posting only to Settle (unless a page sets its own, narrower policy), no referrer leaking a payment's URL, and no caching.
 struct SecurityHeadersMiddleware: RouterMiddleware {
     typealias Context = SettleRequestContext
 
@@ -14,7 +14,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         response.headers[.xContentTypeOptions] = "nosniff"
         if response.headers[.contentType]?.hasPrefix("text/html") == true {
             response.headers[.xFrameOptions] = "DENY"
-            response.headers[.contentSecurityPolicy] = Self.pagePolicy
+            // A page that posts a provider's form sets its own policy (its nonce, the provider's form action).
+            if response.headers[.contentSecurityPolicy] == nil { response.headers[.contentSecurityPolicy] = Self.pagePolicy }
             response.headers[.referrerPolicy] = "no-referrer"
             response.headers[.cacheControl] = "no-store"
         }
