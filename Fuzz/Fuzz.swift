@@ -13,6 +13,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "payme-rpc": PaymeRPCTarget.run(bytes)
     case "form": FormTarget.run(bytes)
     case "wompi-event": WompiEventTarget.run(bytes)
+    case "payu-confirmation": PayUConfirmationTarget.run(bytes)
     default: fatalError("SETTLE_FUZZ_TARGET must name a target")
     }
     return 0
