@@ -7,6 +7,7 @@ public enum ProviderCatalog {
         StripeProvider.self,
         PaymeProvider.self,
         WompiProvider.self,
+        PayUProvider.self,
     ]
 
     /// The module named `name`.
