@@ -22,4 +22,20 @@ public enum Text {
     public static func fits(_ text: some StringProtocol, characters: Int, bytes: Int) -> Bool {
         text.utf8.count <= bytes && text.count <= characters
     }
+
+    /// The text escaped for HTML, in content and in quoted attribute values (`&`, `<`, `>`, `"`, `'`).
+    public static func htmlEscaped(_ text: some StringProtocol) -> String {
+        var out = ""
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
 }

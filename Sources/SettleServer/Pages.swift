@@ -1,6 +1,7 @@
 import Hummingbird
 import NIOCore
 import Settle
+import SettleCore
 
 /// The buyer's pages: one layout, escaped text, no scripts or assets from other hosts.
 enum Pages {
@@ -50,20 +51,7 @@ enum Pages {
     }
 }
 
-/// Minimal HTML escaping for text and attribute values.
+/// HTML escaping for text and attribute values.
 enum HTML {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { Text.htmlEscaped(text) }
 }

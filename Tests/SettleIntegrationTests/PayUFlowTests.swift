@@ -64,28 +64,6 @@ import Testing
         return result.json
     }
 
-    struct Page {
-        let status: Int
-        let location: String?
-        let headers: HTTPHeaders
-        let text: String
-    }
-
-    /// What a browser does: a GET, or a form POST, without following redirects.
-    func browse(_ url: String, form: [(String, String)]? = nil) async throws -> Page {
-        var request = HTTPClientRequest(url: url)
-        if let form {
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
-            let allowed = CharacterSet.alphanumerics.union(.init(charactersIn: "-._~"))
-            let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
-            request.body = .bytes(ByteBuffer(string: encoded))
-        }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), headers: response.headers, text: String(buffer: body))
-    }
-
     /// The form on Settle's page: its action and hidden fields, as a browser reads them.
     static func form(in html: String) throws -> (action: String, fields: [(String, String)]) {
         func attribute(_ name: String, in tag: Substring) -> String? {
@@ -416,6 +394,31 @@ import Testing
             let afterGrace = Sweeper(store: settle.store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(3600 + 7300) })
             #expect(try await afterGrace.expireDue() == 1)
             #expect(try await settle.paymentStatus(silentID) == "expired")
+        }
+    }
+
+    /// PayU down: an order is never sent twice (PayU takes no idempotency key), so a failed one fails the payment with
+    /// 503; a query is retried until PayU answers.
+    @Test(arguments: Engine.enabled)
+    func apiFailures(_ engine: Engine) async throws {
+        try await withPayU(engine) { settle, emulator in
+            emulator.faults.failNextAPICalls = 1
+            let refused = try await settle.request(
+                .POST, "/v1/payments",
+                json: #"{"amount":5000000,"currency":"COP","provider":"payu","reference":"cash-1","customer":{"email":"a@example.com","name":"A"},"payment_method":{"type":"cash"}}"#
+            )
+            #expect(refused.status == 503, "\(refused.text)")
+            #expect(emulator.commands.filter { $0 == "payments:SUBMIT_TRANSACTION" }.count == 1)
+
+            emulator.faults.dropConfirmations = true
+            let created = try await create(settle)
+            let id = try #require(created["id"] as? String)
+            let back = try await payOnWebCheckout(try #require(created["checkout_url"] as? String), outcome: "approve")
+            emulator.faults.failNextAPICalls = 2
+            let returned = try await browse(back)
+            #expect(returned.status == 303, "\(returned.text)")
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            #expect(emulator.commands.filter { $0 == "reports:ORDER_DETAIL_BY_REFERENCE_CODE" }.count == 3)
         }
     }
 }

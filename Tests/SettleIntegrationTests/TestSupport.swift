@@ -191,3 +191,29 @@ enum SandboxPage {
 final class StartFailure: Sendable {
     let error = Mutex<(any Error)?>(nil)
 }
+
+/// What a browser got for one request.
+struct BrowserPage {
+    let status: Int
+    let location: String?
+    let headers: HTTPHeaders
+    let text: String
+}
+
+/// What a browser does: a GET, or a form POST (unreserved characters kept, the rest percent-encoded), without
+/// following redirects.
+func browse(_ url: String, form: [(String, String)]? = nil) async throws -> BrowserPage {
+    var request = HTTPClientRequest(url: url)
+    if let form {
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
+        let allowed = CharacterSet.alphanumerics.union(.init(charactersIn: "-._~"))
+        let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&")
+        request.body = .bytes(ByteBuffer(string: encoded))
+    }
+    let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+    let body = try await response.body.collect(upTo: 1 << 20)
+    return BrowserPage(
+        status: Int(response.status.code), location: response.headers.first(name: "location"), headers: response.headers, text: String(buffer: body)
+    )
+}

@@ -87,26 +87,6 @@ import Testing
         return result.json
     }
 
-    struct Page {
-        let status: Int
-        let location: String?
-        let text: String
-    }
-
-    /// What a browser does: a GET, or a form POST, without following redirects.
-    func browse(_ url: String, form: [(String, String)]? = nil) async throws -> Page {
-        var request = HTTPClientRequest(url: url)
-        if let form {
-            request.method = .POST
-            request.headers.add(name: "content-type", value: "application/x-www-form-urlencoded")
-            let encoded = form.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&")
-            request.body = .bytes(ByteBuffer(string: encoded))
-        }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return Page(status: Int(response.status.code), location: response.headers.first(name: "location"), text: String(buffer: body))
-    }
-
     /// Pays a checkout link by card on the emulator's Web Checkout; returns where Wompi sends the buyer back.
     func payByCard(_ checkoutURL: String, card: String) async throws -> String {
         let page = try await browse(checkoutURL)

@@ -380,20 +380,7 @@ public final class PayUEmulator: Sendable {
         pairs.map { "\(percentEncode($0.0))=\(percentEncode($0.1))" }.joined(separator: "&")
     }
 
-    static func escape(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { Text.htmlEscaped(text) }
 
     /// A JSON string or integer as text (PayU takes ids as either).
     static func text(_ value: JSONValue?) -> String? {

@@ -21,7 +21,7 @@ struct PayUEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "Settle's SETTLE_PAYU_API_KEY.") var apiKey: String
     @Option(name: .customLong("api-login"), help: "Settle's SETTLE_PAYU_API_LOGIN.") var apiLogin: String
     @Option(help: "Settle's SETTLE_PAYU_SIGNATURE: md5, sha1, sha256 or hmac-sha256.") var signature: String = "md5"
-    @Option(name: .customLong("hmac-key"), help: "Settle's SETTLE_PAYU_HMAC_KEY (HMAC-SHA256 only; the ApiKey when absent).") var hmacKey: String?
+    @Option(name: .customLong("hmac-key"), help: "Settle's SETTLE_PAYU_HMAC_KEY (HMAC-SHA256 only).") var hmacKey: String?
 
     func validate() throws {
         guard ["md5", "sha1", "sha256", "hmac-sha256"].contains(signature.lowercased()) else {
