@@ -92,5 +92,6 @@ final class ManualClock: Sendable {
     init(_ start: Date = Date()) { current = Mutex(start) }
     var now: Date { current.withLock { $0 } }
     func advance(seconds: Int64) { current.withLock { $0 = $0.addingTimeInterval(TimeInterval(seconds)) } }
+    func set(_ date: Date) { current.withLock { $0 = date } }
     var reader: @Sendable () -> Date { { self.now } }
 }
