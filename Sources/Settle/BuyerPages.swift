@@ -4,6 +4,7 @@ import Logging
 import SettleCore
 import SettleProviders
 import SettleStore
+import Synchronization
 
 /// What the buyer's pages may read and do. The server renders them; this decides what they show.
 ///
@@ -23,6 +24,9 @@ public struct BuyerPages: Sendable {
     let publicURL: @Sendable () -> String
     let httpClient: HTTPClient
     let logger: Logger
+    /// A provider is asked about a return at most once every ``ReturnThrottle/interval`` per payment (a reloaded page,
+    /// a hostile buyer repeating a signed query), on this instance.
+    let returnThrottle = ReturnThrottle()
 
     public init(
         store: Store, providers: ProviderRegistry, tokens: PageTokens, publicURL: @escaping @Sendable () -> String,
@@ -47,11 +51,14 @@ public struct BuyerPages: Sendable {
         "\(publicURL)/pay/\(paymentID)/\(tokens.token(.formPage, paymentID: paymentID))"
     }
 
-    /// What the form page shows: the form to post, or the payment when it is no longer open (then the form is
-    /// `nil` and the buyer is sent to the return page).
+    /// What the form page shows: the form to post; or the voucher Settle issued (its own cash voucher, shown whatever
+    /// the payment's status, so the page can say it was paid or has expired); or, when neither applies any more, the
+    /// buyer is sent to the return page.
     public struct FormView: Sendable {
         public var payment: Payment
         public var form: ProviderCheckoutForm?
+        /// Settle's own voucher, to show with its barcode and instructions.
+        public var voucher: Voucher?
         /// The payment's return page, with its token.
         public var returnPage: String
     }
@@ -65,6 +72,9 @@ public struct BuyerPages: Sendable {
         }
         let publicURL = self.publicURL()
         let returnPage = Self.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: tokens)
+        if provider is any SettlementFileProvider, let voucher = payment.voucher {
+            return FormView(payment: payment, form: nil, voucher: voucher, returnPage: returnPage)
+        }
         guard payment.status == .requiresAction else { return FormView(payment: payment, form: nil, returnPage: returnPage) }
         guard provider.availability.isEnabled else {
             throw SettleError(.providerDisabled, "The \(payment.provider) provider is disabled.")
@@ -101,10 +111,12 @@ public struct BuyerPages: Sendable {
         var confirmed = false
         var unverified = false
         if !payment.status.isFinal, !query.isEmpty, let provider = providers.provider(named: payment.provider),
-            provider.availability.isEnabled
+            provider.availability.isEnabled, returnThrottle.mayAsk(paymentID, at: Date())
         {
             do {
-                if let state = try await provider.confirmReturn(of: payment, query: query) {
+                let state = try await provider.confirmReturn(of: payment, query: query)
+                returnThrottle.record(paymentID, at: Date())
+                if let state {
                     confirmed = true
                     if let outcome = state.outcome {
                         let current = payment
@@ -170,5 +182,25 @@ public struct BuyerPages: Sendable {
         let payment = try await store.fetch({ try await store.payment(id: id, mode: .test) }, logger: logger)
         guard let payment, payment.provider == SandboxProvider.name else { throw SettleError.notFound(.payment, id: id) }
         return payment
+    }
+}
+
+/// When each payment's return was last confirmed with its provider, on this instance.
+final class ReturnThrottle: Sendable {
+    static let interval: TimeInterval = 10
+    static let capacity = 10_000
+    private let asked = Mutex<[String: Date]>([:])
+
+    /// Whether the provider may be asked now.
+    func mayAsk(_ paymentID: String, at now: Date) -> Bool {
+        asked.withLock { asked in asked[paymentID].map { now.timeIntervalSince($0) >= Self.interval } ?? true }
+    }
+
+    /// The provider was asked (a query that did not verify asked nothing, and is not recorded).
+    func record(_ paymentID: String, at now: Date) {
+        asked.withLock { asked in
+            if asked.count >= Self.capacity { asked = asked.filter { now.timeIntervalSince($0.value) < Self.interval } }
+            asked[paymentID] = now
+        }
     }
 }

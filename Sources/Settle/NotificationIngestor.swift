@@ -105,7 +105,8 @@ public struct NotificationIngestor: Sendable {
     /// Applies one verified event inside a write transaction: lock the payment, decide, store the raw
     /// notification with its outcome (a duplicate stops here, having written nothing), then change the status.
     static func apply(
-        _ event: ProviderEvent, provider: String, raw: InboundNotification, requestID: String?, in tx: StoreTransaction
+        _ event: ProviderEvent, provider: String, raw: InboundNotification, requestID: String?, actor: PaymentLedger.Actor? = nil,
+        in tx: StoreTransaction
     ) async throws -> IngestOutcome {
         let stored = StoredNotification(
             provider: provider, providerEventID: event.eventID, eventType: event.type, headers: raw.headers, body: raw.body,
@@ -134,17 +135,29 @@ public struct NotificationIngestor: Sendable {
             return try await store(paymentID: payment.id, outcome: "ignored", detail: "event type not acted on")
                 ? .ignored : .duplicate
         }
+        if let named = event.providerPaymentID, let known = payment.providerPaymentID, named != known, outcome == .succeeded,
+            payment.status == .succeeded
+        {
+            // A second success at the provider for a payment that already succeeded: the buyer may have paid twice.
+            return try await store(
+                paymentID: payment.id, outcome: "unchanged",
+                detail: "another_provider_payment_succeeded: \(Text.echo(named, limit: 40)) besides \(Text.echo(known, limit: 40)); the buyer may have paid twice"
+            ) ? .unchanged(paymentID: payment.id, reason: "another_provider_payment_succeeded") : .duplicate
+        }
+        if let named = event.providerPaymentID, payment.providerPaymentID == nil {
+            try await tx.learnProviderPaymentID(paymentID: payment.id, providerPaymentID: named)
+        }
         let (action, mismatch) = Self.decide(
-            payment, outcome: outcome, amountMinorUnits: event.amountMinorUnits, currencyCode: event.currencyCode
+            payment, outcome: outcome, amountMinorUnits: event.amountMinorUnits, currencyCode: event.currencyCode, occurredAt: event.occurredAt
         )
         switch action {
         case .move(let to, let reason):
-            let detail = reason == .amountMismatch ? mismatch : reason.rawValue
+            let detail = reason == .amountMismatch ? mismatch : reason == .paidAfterExpiry ? "paid after the payment expired" : reason.rawValue
             guard try await store(paymentID: payment.id, outcome: "applied:\(to.rawValue)", detail: detail) else {
                 return .duplicate
             }
             _ = try await PaymentLedger.move(
-                payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider),
+                payment, to: to, reason: reason, actor: actor ?? .init(kind: .provider, id: provider),
                 failure: to == .failed ? event.failure : nil, requestID: requestID, at: raw.receivedAt, in: tx
             )
             return .applied(paymentID: payment.id, status: to)
@@ -204,9 +217,9 @@ public struct NotificationIngestor: Sendable {
     ///
     /// A success must report both the amount and the currency, and both must be the payment's: a missing one never
     /// counts as a match. Other outcomes may leave them out, but what they report must match.
-    static func decide(_ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64?, currencyCode: String?)
-        -> (action: PaymentStateMachine.Action, mismatch: String)
-    {
+    static func decide(
+        _ payment: Payment, outcome: ProviderOutcome, amountMinorUnits: Int64?, currencyCode: String?, occurredAt: Date? = nil
+    ) -> (action: PaymentStateMachine.Action, mismatch: String) {
         let amountAgrees = amountMinorUnits.map { $0 == payment.amount.minorUnits }
         let currencyAgrees = currencyCode.map { $0.uppercased() == payment.amount.currency.code }
         let amountMatches =
@@ -215,6 +228,9 @@ public struct NotificationIngestor: Sendable {
             : amountAgrees ?? true && currencyAgrees ?? true
         let mismatch =
             "reported \(amountMinorUnits.map(String.init) ?? "?") \(currencyCode ?? "?"), expected \(payment.amount.minorUnits) \(payment.amount.currency.code)"
+        if outcome == .succeeded, let occurredAt, let expiresAt = payment.expiresAt, occurredAt > expiresAt {
+            return (PaymentStateMachine.next(from: payment.status, on: .paidAfterExpiry(amountMatches: amountMatches)), mismatch)
+        }
         return (PaymentStateMachine.next(from: payment.status, on: .provider(outcome, amountMatches: amountMatches)), mismatch)
     }
 }

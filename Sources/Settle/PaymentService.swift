@@ -129,29 +129,27 @@ public struct PaymentService: Sendable {
                 )
             )
         }
-        let creation: Result<ProviderPaymentCreation, ProviderError>
-        do {
-            creation = .success(
-                try await provider.createPayment(
-                    ProviderPaymentRequest(
-                        payment: payment, idempotencyKey: "settle_\(payment.id)",
-                        notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", publicURL: publicURL,
-                        returnPageURL: BuyerPages.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages),
-                        formPageURL: BuyerPages.formPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages)
-                    )
-                )
-            )
-        } catch {
-            creation = .failure(error)
-        }
-        let at = now()
-        switch creation {
-        case .success(let created):
-            return try await write(logger) { tx in
-                let voucherExpiry = created.voucher?.expiresAt
-                let expiresAt = voucherExpiry.flatMap { voucherExpiry in
-                    payment.expiresAt.map { $0 > voucherExpiry } ?? true ? voucherExpiry : nil
+        let providerRequest = ProviderPaymentRequest(
+            payment: payment, idempotencyKey: "settle_\(payment.id)", notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)",
+            publicURL: publicURL, returnPageURL: BuyerPages.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages),
+            formPageURL: BuyerPages.formPageURL(publicURL: publicURL, paymentID: payment.id, tokens: pages),
+            expiryRequested: request.expiresIn != nil
+        )
+        // A voucher's reference must be unique: a collision under the constraint asks the provider for another.
+        for _ in 0..<Self.voucherAttempts {
+            let created: ProviderPaymentCreation
+            do {
+                created = try await provider.createPayment(providerRequest)
+            } catch {
+                return try await refused(payment, by: provider, error: error, caller: caller, idempotency: idempotency, at: now(), logger: logger)
+            }
+            let at = now()
+            let attached = try await write(logger) { tx -> (Int, Payment)? in
+                if let voucher = created.voucher {
+                    guard try await tx.reserveVoucherReference(provider: provider.name, reference: voucher.reference, paymentID: payment.id, at: at)
+                    else { return nil }
                 }
+                let expiresAt = created.voucher?.expiresAt
                 try await tx.attachProvider(
                     paymentID: payment.id, providerPaymentID: created.providerPaymentID, checkoutURL: created.checkoutURL,
                     voucher: created.voucher, expiresAt: expiresAt, at: at
@@ -174,26 +172,40 @@ public struct PaymentService: Sendable {
                 }
                 return (201, attached)
             }
-        case .failure(let error):
-            logger.notice("provider refused payment", metadata: ["provider": "\(provider.name)", "code": "\(error.code)"])
-            let failure = PaymentFailure(code: error.providerCode ?? error.code.description, message: error.message)
-            let settleError = SettleError.provider(error, paymentID: payment.id)
-            _ = try await write(logger) { tx -> Payment in
-                guard case .move(let to, let reason) = PaymentStateMachine.next(from: payment.status, on: .providerRefusedCreation)
-                else { return payment }
-                let failed = try await PaymentLedger.move(
-                    payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider.name), failure: failure,
-                    requestID: caller.requestID, at: at, in: tx
-                )
-                if let idempotency {
-                    try await tx.completeIdempotencyKey(
-                        idempotency, status: settleError.httpStatus, body: APIErrorBody.render(settleError, requestID: caller.requestID).bytes()
-                    )
-                }
-                return failed
-            }
-            throw settleError
+            if let attached { return attached }
+            logger.notice("a voucher reference collided; asking the provider for another", metadata: ["provider": "\(provider.name)"])
         }
+        let exhausted = ProviderError(.unavailable, "No unique voucher reference could be found; retry.")
+        return try await refused(payment, by: provider, error: exhausted, caller: caller, idempotency: idempotency, at: now(), logger: logger)
+    }
+
+    /// How many references a voucher provider may propose before the creation fails.
+    static let voucherAttempts = 5
+
+    /// The provider refused (or could not be reached, or no unique reference was found): the payment fails through
+    /// the state machine, and the error is what the merchant gets, replayed for the same idempotency key.
+    private func refused(
+        _ payment: Payment, by provider: any PaymentProvider, error: ProviderError, caller: Caller, idempotency: IdempotencyScope?, at: Date,
+        logger: Logger
+    ) async throws(SettleError) -> (status: Int, payment: Payment) {
+        logger.notice("provider refused payment", metadata: ["provider": "\(provider.name)", "code": "\(error.code)"])
+        let failure = PaymentFailure(code: error.providerCode ?? error.code.description, message: error.message)
+        let settleError = SettleError.provider(error, paymentID: payment.id)
+        _ = try await write(logger) { tx -> Payment in
+            guard case .move(let to, let reason) = PaymentStateMachine.next(from: payment.status, on: .providerRefusedCreation)
+            else { return payment }
+            let failed = try await PaymentLedger.move(
+                payment, to: to, reason: reason, actor: .init(kind: .provider, id: provider.name), failure: failure,
+                requestID: caller.requestID, at: at, in: tx
+            )
+            if let idempotency {
+                try await tx.completeIdempotencyKey(
+                    idempotency, status: settleError.httpStatus, body: APIErrorBody.render(settleError, requestID: caller.requestID).bytes()
+                )
+            }
+            return failed
+        }
+        throw settleError
     }
 
     /// Cancels a payment that has not reached a final state.

@@ -58,6 +58,10 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case settingCorrupt = "setting_corrupt"
             case internalError = "internal_error"
             case configurationRefused = "configuration_refused"
+            case settlementFileInvalid = "settlement_file_invalid"
+            case settlementImportNotFound = "settlement_import_not_found"
+            case paymentNotConfirmable = "payment_not_confirmable"
+            case amountMismatch = "amount_mismatch"
         }
 
         private let base: Base
@@ -107,6 +111,13 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let internalError = Code(.internalError)
         /// Settle will not start with this configuration (a provider's keys of two environments mixed).
         public static let configurationRefused = Code(.configurationRefused)
+        /// A settlement file that cannot be read: refused whole, nothing applied.
+        public static let settlementFileInvalid = Code(.settlementFileInvalid)
+        public static let settlementImportNotFound = Code(.settlementImportNotFound)
+        /// A cash confirmation for a payment that is not an open voucher.
+        public static let paymentNotConfirmable = Code(.paymentNotConfirmable)
+        /// A confirmed amount that is not the payment's.
+        public static let amountMismatch = Code(.amountMismatch)
 
         public var description: String { base.rawValue }
 
@@ -127,9 +138,9 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             switch base {
             case .unsupportedMediaType: 415
             case .bodyTooLarge: 413
-            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound: 404
+            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound: 404
             case .methodNotAllowed: 405
-            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse: 409
+            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable: 409
             case .csrfTokenInvalid: 403
             case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: 401
             case .idempotencyKeyReused: 422
@@ -173,6 +184,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         case event
         case webhookEndpoint = "webhook_endpoint"
         case provider
+        case settlementImport = "settlement_import"
     }
 
     public static func notFound(_ object: Object, id: String) -> SettleError {
@@ -182,6 +194,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .event: .eventNotFound
             case .webhookEndpoint: .webhookEndpointNotFound
             case .provider: .providerNotFound
+            case .settlementImport: .settlementImportNotFound
             }
         return SettleError(code, "No \(object.rawValue) with id \(Text.echo(id, limit: 64)).", param: "id")
     }

@@ -22,6 +22,8 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
     case providerCredentialChanged
     /// A change to one of a provider's own transactions, named by the provider (`created`, `performed`, …).
     case providerTransaction(provider: String, change: String)
+    /// A settlement file imported (its lines' changes are audited each as a payment change).
+    case settlementImported
 
     public var name: String {
         switch self {
@@ -41,6 +43,7 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
         case .providerCall: "provider.call"
         case .providerCredentialChanged: "provider.credential_changed"
         case .providerTransaction(let provider, let change): "\(provider).transaction_\(change)"
+        case .settlementImported: "settlement.imported"
         }
     }
 

@@ -18,6 +18,7 @@ public enum AuditTarget: String, Sendable, Hashable, Codable {
     case notification
     case provider
     case providerTransaction = "provider_transaction"
+    case settlementImport = "settlement_import"
 }
 
 /// One entry of the append-only audit trail, before it is chained.

@@ -34,6 +34,9 @@ public struct PaymentStateMachine: Sendable, Hashable {
         case clockExpiry
         /// The provider refused to create the payment (or could not be reached) when Settle asked it to.
         case providerRefusedCreation
+        /// A verified report of money taken after the payment's `expires_at` (a cash voucher paid at a counter after
+        /// its date, which the counter should have refused): never a plain success.
+        case paidAfterExpiry(amountMatches: Bool)
     }
 
     /// Why a transition happened or did not.
@@ -48,6 +51,7 @@ public struct PaymentStateMachine: Sendable, Hashable {
         case merchantRequest = "merchant_request"
         case expiredByClock = "expired_by_clock"
         case providerRefused = "provider_refused"
+        case paidAfterExpiry = "paid_after_expiry"
     }
 
     /// The answer for one input.
@@ -84,6 +88,13 @@ public struct PaymentStateMachine: Sendable, Hashable {
             return status.isFinal ? .unchanged(reason: .alreadyFinal) : .move(to: .expired, reason: .expiredByClock)
         case .providerRefusedCreation:
             return status == .requiresAction ? .move(to: .failed, reason: .providerRefused) : .refuse(reason: .alreadyFinal)
+        case .paidAfterExpiry(let amountMatches):
+            switch status {
+            case .requiresAction, .processing:
+                return .move(to: .requiresReview, reason: amountMatches ? .paidAfterExpiry : .amountMismatch)
+            default:
+                return providerReport(from: status, outcome: .succeeded, amountMatches: amountMatches)
+            }
         }
     }
 

@@ -23,19 +23,21 @@ public enum Text {
         text.utf8.count <= bytes && text.count <= characters
     }
 
-    /// The text escaped for HTML, in content and in quoted attribute values (`&`, `<`, `>`, `"`, `'`).
+    /// The text escaped for HTML, in content and in quoted attribute values (`&`, `<`, `>`, `"`, `'`). Works on
+    /// Unicode scalars, not characters: a quote or a bracket joined to a combining mark or a prepended character
+    /// (`"` + U+0301, U+0600 + `<`) is one `Character` that is not `"` or `<`, and must still be escaped.
     public static func htmlEscaped(_ text: some StringProtocol) -> String {
-        var out = ""
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(character)
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out.append(contentsOf: "&amp;".unicodeScalars)
+            case "<": out.append(contentsOf: "&lt;".unicodeScalars)
+            case ">": out.append(contentsOf: "&gt;".unicodeScalars)
+            case "\"": out.append(contentsOf: "&quot;".unicodeScalars)
+            case "'": out.append(contentsOf: "&#39;".unicodeScalars)
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 }

@@ -219,11 +219,15 @@ public struct ProviderPaymentRequest: Sendable {
     /// Settle's page that posts the provider's signed form for this payment (``PaymentProvider/checkoutForm(for:_:)``),
     /// with the token that lets it show the form: the checkout URL of a provider whose checkout is a form POST.
     public var formPageURL: String
+    /// Whether the merchant set the payment's expiry (`expires_in`) rather than taking the default: a provider with an
+    /// expiry of its own (a voucher's hours) then keeps the merchant's.
+    public var expiryRequested: Bool
 
     public init(
         payment: Payment, idempotencyKey: String, notificationURL: String, publicURL: String, returnPageURL: String,
-        formPageURL: String = ""
+        formPageURL: String = "", expiryRequested: Bool = false
     ) {
+        self.expiryRequested = expiryRequested
         self.payment = payment
         self.idempotencyKey = idempotencyKey
         self.notificationURL = notificationURL
@@ -244,7 +248,9 @@ public struct ProviderPaymentCreation: Sendable, Hashable {
     public enum NextAction: Sendable, Hashable {
         /// Send the buyer to this URL (a hosted checkout, a bank redirect).
         case redirect(url: String)
-        /// A cash voucher: the buyer pays later at a counter; `url` shows the voucher (its receipt page).
+        /// A cash voucher: the buyer pays later at a counter; `url` shows the voucher (its receipt page). Its reference
+        /// is reserved under a unique constraint (per provider); on a collision Settle asks the provider again. The
+        /// payment expires when the voucher does.
         case voucher(Voucher, url: String?)
     }
 

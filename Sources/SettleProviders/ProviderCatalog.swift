@@ -8,6 +8,7 @@ public enum ProviderCatalog {
         PaymeProvider.self,
         WompiProvider.self,
         PayUProvider.self,
+        EfectyProvider.self,
     ]
 
     /// The module named `name`.

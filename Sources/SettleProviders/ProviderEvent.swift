@@ -54,12 +54,21 @@ public struct ProviderEvent: Sendable, Hashable {
     /// The provider returned the money (Wompi's `VOIDED` after `APPROVED`): recorded as a full refund of a succeeded
     /// payment when the amount and currency are the payment's. The outcome is then `nil`.
     public var refund: ProviderRefund?
+    /// When the provider says the money moved, where it says (a settlement line's `paid_at`): a success after the
+    /// payment's `expires_at` goes to review.
+    public var occurredAt: Date?
+    /// The provider's id for what the event is about (PayU's order): recorded when the payment has none; a success
+    /// naming another one than the payment's, after the payment succeeded, is flagged (money taken twice).
+    public var providerPaymentID: String?
 
     public init(
         eventID: String, type: String, target: PaymentTarget?, outcome: ProviderOutcome?, amountMinorUnits: Int64? = nil,
-        currencyCode: String? = nil, failure: PaymentFailure? = nil, isHint: Bool = false, refund: ProviderRefund? = nil
+        currencyCode: String? = nil, failure: PaymentFailure? = nil, isHint: Bool = false, refund: ProviderRefund? = nil,
+        occurredAt: Date? = nil, providerPaymentID: String? = nil
     ) {
+        self.providerPaymentID = providerPaymentID
         self.refund = refund
+        self.occurredAt = occurredAt
         self.eventID = eventID
         self.type = type
         self.target = target

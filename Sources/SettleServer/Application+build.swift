@@ -49,6 +49,10 @@ public func buildApplication(
     services.append(
         RetentionRunner(retention: RetentionService(store: store, days: configuration.retentionDays, logger: logger), interval: .seconds(3600), logger: logger)
     )
+    let inbox = SettlementInbox(service: useCases.settlements)
+    for watched in inbox.watched {
+        services.append(InboxService(inbox: inbox, provider: watched.provider, folder: watched.folder, interval: watched.interval))
+    }
     if configuration.runDispatcher {
         services.append(
             DispatcherService(dispatcher: WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger))
@@ -111,7 +115,8 @@ func makeUseCases(
         providers: providers,
         health: HealthService(store: store),
         pages: BuyerPages(store: store, providers: providers, tokens: pageTokens, publicURL: publicURL, httpClient: httpClient, logger: logger),
-        pageTokens: pageTokens
+        pageTokens: pageTokens,
+        settlements: SettlementService(store: store, providers: providers, logger: logger)
     )
 }
 

@@ -14,12 +14,16 @@ enum Pages {
         APIResponse.bytes(Array(body.utf8), status: status, contentType: "text/html; charset=utf-8")
     }
 
-    /// A whole page around `content`; `refreshSeconds` makes the browser reload it (a page that waits).
-    static func layout(title: String, refreshSeconds: Int? = nil, _ content: String) -> String {
-        let refresh = refreshSeconds.map { #"<meta http-equiv="refresh" content="\#($0)">"# } ?? ""
+    /// A whole page around `content`; `refreshSeconds` makes the browser reload it (a page that waits), at
+    /// `refreshURL` when given (the page's own address without what a provider appended to it).
+    static func layout(
+        title: String, refreshSeconds: Int? = nil, refreshURL: String? = nil, language: String = "en", extraStyle: String = "", _ content: String
+    ) -> String {
+        let target = refreshURL.map { ";url=\(HTML.escape($0))" } ?? ""
+        let refresh = refreshSeconds.map { #"<meta http-equiv="refresh" content="\#($0)\#(target)">"# } ?? ""
         return """
         <!doctype html>
-        <html lang="en"><head><meta charset="utf-8">\(refresh)<meta name="viewport" content="width=device-width, initial-scale=1">
+        <html lang="\(language)"><head><meta charset="utf-8">\(refresh)<meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(HTML.escape(title))</title>
         <style>
         body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;justify-content:center;color:#111}
@@ -32,6 +36,7 @@ enum Pages {
         button.approve{background:#16a34a;color:#fff;border:none}
         button.decline{background:#dc2626;color:#fff;border:none}
         .muted{color:#555;font-size:.9rem}
+        \(extraStyle)
         </style></head>
         <body><main>
         \(content)

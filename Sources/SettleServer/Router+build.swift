@@ -34,6 +34,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     PaymentsController(payments: useCases.payments, idempotency: useCases.idempotency, aliases: aliases).addRoutes(to: api)
     EventsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)
     WebhookEndpointsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)
+    SettlementsController(settlements: useCases.settlements, idempotency: useCases.idempotency).addRoutes(to: api)
     ProvidersController(providers: useCases.providers).addRoutes(to: api)
     return router
 }

@@ -48,6 +48,29 @@ struct SweepService: Service, CustomStringConvertible {
     }
 }
 
+/// Looks at a file provider's settlement inbox once the schema is ready, then every `interval`.
+struct InboxService: Service, CustomStringConvertible {
+    let inbox: SettlementInbox
+    let provider: String
+    let folder: String
+    let interval: Duration
+    var description: String { "InboxService(\(provider))" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await inbox.waitUntilReady()
+                while !Task.isCancelled {
+                    _ = await inbox.scan(provider: provider, folder: folder)
+                    try await Task.sleep(for: interval)
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown.
+        }
+    }
+}
+
 /// Purges records past their retention a minute after start, then every `interval`.
 struct RetentionRunner: Service, CustomStringConvertible {
     let retention: RetentionService

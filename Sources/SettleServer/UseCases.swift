@@ -12,12 +12,14 @@ public struct UseCases: Sendable {
     public let health: HealthService
     public let pages: BuyerPages
     public let pageTokens: PageTokens
+    public let settlements: SettlementService
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
-        pageTokens: PageTokens
+        pageTokens: PageTokens, settlements: SettlementService
     ) {
+        self.settlements = settlements
         self.payments = payments
         self.idempotency = idempotency
         self.apiKeys = apiKeys

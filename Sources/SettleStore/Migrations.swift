@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -234,5 +234,26 @@ enum Schema {
     /// The cash voucher of a cash payment (its network, reference, expiry and receipt links), as JSON.
     static let vouchers = Migration(version: 8, name: "vouchers") { _ in
         ["ALTER TABLE payments ADD COLUMN voucher TEXT"]
+    }
+
+    /// Voucher references, unique per provider (a collision asks the provider for another), and the settlement files
+    /// imported, stored raw with their SHA-256 and the report of what each line led to.
+    static let settlements = Migration(version: 9, name: "settlements") { dialect in
+        let bytes = dialect == .postgres ? "BYTEA" : "BLOB"
+        return [
+            """
+            CREATE TABLE voucher_references (
+                provider TEXT NOT NULL, reference TEXT NOT NULL, payment_id TEXT NOT NULL, created_at BIGINT NOT NULL,
+                PRIMARY KEY (provider, reference)
+            )
+            """,
+            """
+            CREATE TABLE settlement_imports (
+                id TEXT PRIMARY KEY, provider TEXT NOT NULL, sha256 TEXT NOT NULL, filename TEXT, source TEXT NOT NULL,
+                actor TEXT, size BIGINT NOT NULL, body \(bytes) NOT NULL, lines BIGINT NOT NULL, report TEXT NOT NULL,
+                imported_at BIGINT NOT NULL, UNIQUE (provider, sha256)
+            )
+            """,
+        ]
     }
 }

@@ -110,4 +110,22 @@ import Testing
         #expect(PaymentStatus.allCases.filter(\.isFinal) == [.succeeded, .failed, .canceled, .expired, .requiresReview])
         #expect(PaymentStatus.requiresReview.eventType.rawValue == "payment.requires_review")
     }
+
+    /// Money taken after the payment's expiry: review from an open status, whatever the amount; from a closed one, as
+    /// any late success.
+    @Test func paidAfterExpiry() {
+        let expected: [PaymentStatus: (Action, Action)] = [
+            .requiresAction: (.move(to: .requiresReview, reason: .paidAfterExpiry), .move(to: .requiresReview, reason: .amountMismatch)),
+            .processing: (.move(to: .requiresReview, reason: .paidAfterExpiry), .move(to: .requiresReview, reason: .amountMismatch)),
+            .succeeded: (.unchanged(reason: .duplicate), .unchanged(reason: .duplicate)),
+            .failed: (.move(to: .requiresReview, reason: .succeededAfterClose), .move(to: .requiresReview, reason: .succeededAfterClose)),
+            .canceled: (.move(to: .requiresReview, reason: .succeededAfterClose), .move(to: .requiresReview, reason: .succeededAfterClose)),
+            .expired: (.move(to: .requiresReview, reason: .succeededAfterClose), .move(to: .requiresReview, reason: .succeededAfterClose)),
+            .requiresReview: (.unchanged(reason: .underReview), .unchanged(reason: .underReview)),
+        ]
+        for status in PaymentStatus.allCases {
+            #expect(PaymentStateMachine.next(from: status, on: .paidAfterExpiry(amountMatches: true)) == expected[status]?.0, "\(status)")
+            #expect(PaymentStateMachine.next(from: status, on: .paidAfterExpiry(amountMatches: false)) == expected[status]?.1, "\(status)")
+        }
+    }
 }

@@ -52,13 +52,13 @@ import Testing
     }
 
     func create(
-        _ settle: RunningSettle, amount: Int64 = 15_000_000, method: String? = nil, extra: String = "",
+        _ settle: RunningSettle, amount: Int64 = 15_000_000, method: String? = nil, extra: String = "", returnURL: Bool = true,
         customer: String = #"{"email":"comprador@example.com","name":"Ana Pérez","phone":"3001234567"}"#
     ) async throws -> [String: Any] {
         let methodJSON = method.map { #","payment_method":\#($0)"# } ?? ""
         let result = try await settle.request(
             .POST, "/v1/payments",
-            json: #"{"amount":\#(amount),"currency":"COP","provider":"payu","reference":"order-\#(Identifier.randomToken(length: 6))","description":"Pedido de prueba","return_url":"https://shop.example/thanks","customer":\#(customer)\#(methodJSON)\#(extra)}"#
+            json: #"{"amount":\#(amount),"currency":"COP","provider":"payu","reference":"order-\#(Identifier.randomToken(length: 6))","description":"Pedido de prueba"\#(returnURL ? #","return_url":"https://shop.example/thanks""# : ""),"customer":\#(customer)\#(methodJSON)\#(extra)}"#
         )
         #expect(result.status == 201, "\(result.text)")
         return result.json
@@ -162,8 +162,8 @@ import Testing
             _ = try await payOnWebCheckout(try #require(declined["checkout_url"] as? String), outcome: "decline")
             let failed = try await settle.request(.GET, "/v1/payments/\(declinedID)").json
             #expect(failed["status"] as? String == "failed")
-            // PayU's words: response_code_pol and response_message_pol.
-            #expect(failed["failure"] as? [String: String] == ["code": "5", "message": "ENTITY_DECLINED"])
+            // PayU's words, from its queries API (the confirmation's response code is not signed).
+            #expect(failed["failure"] as? [String: String] == ["code": "entity_declined", "message": "ENTITY_DECLINED"])
         }
     }
 
@@ -182,6 +182,30 @@ import Testing
             #expect(try await settle.paymentStatus(id) == "succeeded")
             #expect(try await settle.store.eventCount(paymentID: id, type: "payment.succeeded") == 1)
             #expect(try await notificationRows(settle, paymentID: id) == 1)
+        }
+    }
+
+    /// Two tabs, one payment, an account that lets a reference be paid twice: the second approval changes nothing but
+    /// is stored flagged, naming both orders.
+    @Test(arguments: Engine.enabled)
+    func aSecondApprovedOrderIsFlagged(_ engine: Engine) async throws {
+        try await withPayU(engine) { settle, emulator in
+            emulator.faults.allowPaidReference = true
+            let created = try await create(settle)
+            let id = try #require(created["id"] as? String)
+            let url = try #require(created["checkout_url"] as? String)
+            let (action, fields) = try Self.form(in: try await browse(url).text)
+            for _ in 0..<2 {
+                let card = try await browse(action, form: fields)
+                let order = try #require(try Self.form(in: card.text).fields.first { $0.0 == "order" }?.1)
+                #expect(try await browse(action + "pay", form: [("order", order), ("outcome", "approve")]).status == 302)
+            }
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            #expect(try await settle.store.eventCount(paymentID: id, type: "payment.succeeded") == 1)
+            let flagged = try await settle.store.read { connection in
+                try await connection.query("SELECT COUNT(*) AS n FROM notifications WHERE payment_id = \(id) AND detail LIKE 'another_provider_payment_succeeded%'").first?.int("n") ?? 0
+            }
+            #expect(flagged == 1)
         }
     }
 
@@ -214,12 +238,21 @@ import Testing
             #expect(try await emulator.deliver(genuine, to: url) == 200)
             #expect(try await settle.paymentStatus(id) == "succeeded")
 
-            // A value PayU signed that is not the payment's: review, never success.
+            // The order is not signed: the same genuine sign naming another order is refused (PayU holds no such order for
+            // this payment), and a replay after the success changes nothing.
+            let renamed = body.replacingOccurrences(of: "reference_pol=\(order.id)", with: "reference_pol=\(order.id + 9000)")
+            #expect(renamed != body)
+            #expect(try await emulator.deliver((genuine.headers, Array(renamed.utf8)), to: url) == 401)
+            #expect(try await emulator.deliver(genuine, to: url) == 200)
+            #expect(try await notificationRows(settle, paymentID: id) == 1)
+
+            // PayU's record says another amount than the payment's: review, never success.
             let other = try await create(settle)
             let otherID = try #require(other["id"] as? String)
             _ = try await payOnWebCheckout(try #require(other["checkout_url"] as? String), outcome: "approve")
             let otherOrder = try #require(emulator.order(referenceCode: otherID))
-            #expect(try await emulator.deliver(try #require(emulator.confirmation(orderID: otherOrder.id, value: "149999.00")), to: url) == 200)
+            emulator.alter(orderID: otherOrder.id, cents: 14_999_900)
+            #expect(try await emulator.deliver(try #require(emulator.confirmation(orderID: otherOrder.id)), to: url) == 200)
             #expect(try await settle.paymentStatus(otherID) == "requires_review")
 
             // JSON, as some accounts send it, is read the same way.
@@ -256,6 +289,18 @@ import Testing
             #expect(returned.status == 303 && returned.location == "https://shop.example/thanks")
             #expect(try await settle.paymentStatus(id) == "succeeded")
             #expect(emulator.commands.contains("reports:ORDER_DETAIL_BY_REFERENCE_CODE"))
+
+            // A query that verifies but says APPROVED while PayU holds the order pending: PayU's word wins, and the
+            // waiting page refreshes without the query, so PayU is not asked on every reload.
+            let pending = try await create(settle, returnURL: false)
+            let pendingID = try #require(pending["id"] as? String)
+            let pendingBack = try await payOnWebCheckout(try #require(pending["checkout_url"] as? String), outcome: "pending")
+            let pendingOrder = try #require(emulator.order(referenceCode: pendingID))
+            let claimed = try await browse("\(String(pendingBack.prefix { $0 != "?" }))?\(try #require(emulator.responseQuery(orderID: pendingOrder.id, claimState: "APPROVED")))")
+            #expect(claimed.status == 200)
+            #expect(try await settle.paymentStatus(pendingID) == "processing")
+            let refresh = try #require(claimed.text.range(of: #"http-equiv="refresh" content="5;url="#).map { claimed.text[$0.upperBound...].prefix { $0 != "\"" } })
+            #expect(!refresh.contains("?") && refresh.hasPrefix("/checkout/return/\(pendingID)/"), "\(refresh)")
         }
     }
 
@@ -279,9 +324,13 @@ import Testing
             #expect(try await settle.paymentStatus(abandonedID) == "requires_action")
             // Past its expiry PayU has no order for it (its answer is an error; a PING shows the credentials are good).
             let overdue = Sweeper(store: settle.store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(1000) })
+            // PayU refusing the query is no answer: nothing expires on an error.
+            emulator.faults.unknownReferenceIsError = true
+            #expect(try await overdue.expireDue() == 0)
+            #expect(try await settle.paymentStatus(abandonedID) == "requires_action")
+            emulator.faults.unknownReferenceIsError = false
             #expect(try await overdue.expireDue() == 1)
             #expect(try await settle.paymentStatus(abandonedID) == "expired")
-            #expect(emulator.commands.contains("reports:PING"))
         }
     }
 
@@ -386,7 +435,7 @@ import Testing
             #expect(try await emulator.payAtCounter(orderID: reportedOrder) == false, "the counter took an expired voucher")
 
             emulator.faults.dropConfirmations = true
-            let silent = try await create(settle, amount: 5_000_000, method: #"{"type":"cash","network":"baloto"}"#, extra: #","expires_in":3600"#)
+            let silent = try await create(settle, amount: 5_000_000, method: #"{"type":"cash","network":"su_red"}"#, extra: #","expires_in":3600"#)
             let silentID = try #require(silent["id"] as? String)
             let providers = settle.settle.useCases.providers
             let justAfter = Sweeper(store: settle.store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(3700) })

@@ -70,6 +70,11 @@ public final class PayUEmulator: Sendable {
         public var dropConfirmations = false
         /// Confirmations are sent as `application/json` with the same keys (every value a JSON string).
         public var confirmationsAsJSON = false
+        /// WebCheckout takes a new form for a reference already paid (an account without PayU's unique-reference
+        /// validation), so one payment can be paid twice.
+        public var allowPaidReference = false
+        /// An unknown reference on `ORDER_DETAIL_BY_REFERENCE_CODE` answers `code: ERROR` (instead of an empty result).
+        public var unknownReferenceIsError = false
         public init() {}
     }
 
@@ -439,7 +444,7 @@ public final class PayUEmulator: Sendable {
         let now = Date()
         let chosen = store.withLock { state -> Order? in
             let same = state.orders.values.filter { $0.referenceCode == reference }
-            if same.contains(where: { $0.state == "APPROVED" }) { return nil }
+            if same.contains(where: { $0.state == "APPROVED" }), !state.faults.allowPaidReference { return nil }
             if var reused = same.filter({ $0.state == "PENDING" && $0.paymentMethod == "VISA" && $0.cents == cents && $0.currency == currency })
                 .max(by: { $0.id < $1.id })
             {
@@ -509,9 +514,11 @@ public final class PayUEmulator: Sendable {
     }
 
     /// The query PayU appends to `responseUrl` for an order (signed over one decimal, rounded half to even), as
-    /// percent-encoded `k=v&…`. `tamper` claims `transactionState` 4 and another `TX_VALUE` without re-signing.
-    public func responseQuery(orderID: Int64, tamper: Bool = false) -> String? {
-        guard let order = order(id: orderID) else { return nil }
+    /// percent-encoded `k=v&…`. `tamper` claims `transactionState` 4 and another `TX_VALUE` without re-signing;
+    /// `claimState` signs another state correctly (a query that verifies but does not say what PayU holds).
+    public func responseQuery(orderID: Int64, tamper: Bool = false, claimState: String? = nil) -> String? {
+        guard var order = order(id: orderID) else { return nil }
+        if let claimState { order.state = claimState }
         let statePol = Self.statePol(order.state)
         let signature = sign([configuration.merchantID, order.referenceCode, Self.responsePageValue(order.cents), order.currency, statePol])
         let shownState = tamper ? "4" : statePol
@@ -576,7 +583,10 @@ public final class PayUEmulator: Sendable {
                 return Self.error("property: details.referenceCode, message: no puede ser vacío", envelope: envelope)
             }
             let found = store.withLock { $0.orders.values.filter { $0.referenceCode == reference }.sorted { $0.id < $1.id } }
-            guard !found.isEmpty else { return Self.error("No se encontraron órdenes para la referencia", envelope: envelope) }
+            guard !found.isEmpty else {
+                if faults.unknownReferenceIsError { return Self.error("No se encontraron órdenes para la referencia", envelope: envelope) }
+                return Self.json(.object([("code", .string("SUCCESS")), ("error", .null), ("result", .null)]))
+            }
             return queriesAnswer(.array(found.map(orderJSON)), amounts: Set(found.map(\.cents)))
         case (.reports, "ORDER_DETAIL"):
             guard let id = Self.text(body["details"]?["orderId"]).flatMap({ Int64($0) }) else {
@@ -856,6 +866,16 @@ public final class PayUEmulator: Sendable {
             return true
         }
         if changed, state != "PENDING" { try await sendConfirmations(orderID: orderID) }
+    }
+
+    /// PayU's record of an order says another amount than the one Settle asked for (in hundredths of the currency).
+    public func alter(orderID: Int64, cents: Int64) {
+        store.withLock { state in
+            guard var order = state.orders[orderID] else { return }
+            order.cents = cents
+            order.amount = Self.twoDecimals(cents)
+            state.orders[orderID] = order
+        }
     }
 
     /// The buyer pays a cash voucher at the counter: only a PENDING cash order before its expiresAt; returns false

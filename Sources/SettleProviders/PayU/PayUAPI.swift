@@ -9,6 +9,7 @@ struct PayUOrder: Sendable, Hashable {
         /// `APPROVED`, `DECLINED`, `PENDING`, `EXPIRED`, `ERROR`.
         var state: String
         var responseCode: String?
+        var responseMessage: String?
         var paymentMethod: String?
         var type: String?
     }
@@ -21,12 +22,15 @@ struct PayUOrder: Sendable, Hashable {
     var value: String?
     var currency: String?
     var transactions: [Transaction]
+    /// PayU's own mark of a test transaction: never acted on for a live account.
+    var isTest: Bool
 
     init?(_ json: JSONValue) {
         guard json.isObject, let id = PayUAPI.text(json["id"]), let reference = json["referenceCode"]?.stringValue else { return nil }
         self.id = id
         self.referenceCode = reference
         self.status = json["status"]?.stringValue
+        self.isTest = json["isTest"] == .bool(true)
         let value = json["additionalValues"]?["TX_VALUE"]
         self.value = PayUAPI.text(value?["value"])
         self.currency = value?["currency"]?.stringValue
@@ -34,6 +38,7 @@ struct PayUOrder: Sendable, Hashable {
             guard let id = PayUAPI.text(item["id"]), let state = item["transactionResponse"]?["state"]?.stringValue else { return nil }
             return Transaction(
                 id: id, state: state, responseCode: item["transactionResponse"]?["responseCode"]?.stringValue,
+                responseMessage: item["transactionResponse"]?["responseMessage"]?.stringValue,
                 paymentMethod: item["paymentMethod"]?.stringValue, type: item["type"]?.stringValue
             )
         }
@@ -88,11 +93,6 @@ struct PayUAPI: Sendable {
         )
     }
 
-    /// `PING` on the queries API: answers when the credentials are good.
-    func ping() async throws(ProviderError) {
-        _ = try await call(reportsBase, command: "PING", [], retryable: true)
-    }
-
     /// `GET_BANKS_LIST` for PSE in Colombia, as `{code, name}`, without PayU's placeholder entry (`pseCode` `0`).
     func pseBanks() async throws(ProviderError) -> [JSONValue] {
         let answer = try await call(
@@ -106,7 +106,9 @@ struct PayUAPI: Sendable {
         }
     }
 
-    /// `ORDER_DETAIL_BY_REFERENCE_CODE`: every order PayU holds for one of Settle's payments (none: empty).
+    /// `ORDER_DETAIL_BY_REFERENCE_CODE`: every order PayU holds for one of Settle's payments (none: an empty `payload` or
+    /// a `null` result). A refusal (`code: ERROR`) is an error, never "no order": expiring a payment on an error PayU
+    /// returns for any reason could expire one it holds as approved.
     func orders(referenceCode: String) async throws(ProviderError) -> [PayUOrder] {
         let answer = try await call(
             reportsBase, command: "ORDER_DETAIL_BY_REFERENCE_CODE", [("details", .object([("referenceCode", .string(referenceCode))]))],

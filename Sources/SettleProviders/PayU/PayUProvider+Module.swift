@@ -2,7 +2,7 @@ import SettleCore
 
 extension PayUProvider: ProviderModule {
     public static let name = "payu"
-    public static let summary = "PayU Latam (Colombia): WebCheckout for cards, PSE bank transfers, cash vouchers at Efecty, Baloto and Su Red, COP"
+    public static let summary = "PayU Latam (Colombia): WebCheckout for cards, PSE bank transfers, cash vouchers at Efecty and Su Red, COP"
     public static let settings = [
         ProviderSetting("merchant_id", summary: "PayU's merchant id (numeric)"),
         ProviderSetting("account_id", summary: "the account id of the Colombian account (numeric)"),
@@ -38,7 +38,7 @@ extension PayUProvider: ProviderModule {
         ),
         PaymentMethodSpec(
             "cash", summary: "a cash voucher the buyer pays at a counter before it expires (at most 7 days)",
-            fields: [.init("network", .oneOf(["efecty", "baloto", "su_red"]), summary: "the counter network (default efecty)")]
+            fields: [.init("network", .oneOf(["efecty", "su_red"]), summary: "the counter network (default efecty)")]
         ),
     ]
     public static let resources = ["pse_banks"]

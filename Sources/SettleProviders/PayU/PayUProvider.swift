@@ -3,20 +3,21 @@ import Logging
 import SettleCore
 
 /// PayU Latam (Colombia): cards and every method the account offers on PayU's WebCheckout, and PSE and cash vouchers
-/// (Efecty, Baloto, Su Red) through the Payments API. Every payment's `referenceCode` is Settle's payment id; amounts
+/// (Efecty, Su Red) through the Payments API. Every payment's `referenceCode` is Settle's payment id; amounts
 /// leave Settle as exact decimal text made from minor units (never a float), COP only.
 ///
 /// - The WebCheckout is a form POST, so the checkout link is Settle's page (`/pay/{id}/{token}`), which posts the form
 ///   signed here from the stored payment (``checkoutForm(for:_:)``).
-/// - PayU's confirmation (a form POST, JSON on some accounts) is verified on its `sign` with PayU's `new_value` rule and
-///   deduplicated on the order (`reference_pol`) and the state: PayU's retries carry a new `transaction_id`.
+/// - PayU's confirmation (a form POST, JSON on some accounts) is verified on its `sign` with PayU's `new_value` rule,
+///   then confirmed with PayU's queries API (the sign does not cover the order or the response code), and
+///   deduplicated on the order and PayU's state: PayU's retries carry a new `transaction_id`.
 /// - The response page's query is verified (one decimal, half to even) and never applied: PayU's queries API is asked
 ///   instead. So is the sweep, for lost confirmations; a cash voucher is held open a while past its date, since PayU
 ///   learns of a counter payment minutes after it is made.
 public struct PayUProvider: PaymentProvider {
     /// PayU keeps a cash voucher for at most this long (its documentation: 7 days; a later date is ignored).
     public static let maximumVoucherLifetime: TimeInterval = 7 * 24 * 3600
-    /// How long past its date a voucher stays open: Efecty and Baloto report a payment to PayU about 15 minutes after
+    /// How long past its date a voucher stays open: Efecty reports a payment to PayU about 15 minutes after
     /// the buyer pays, and PayU confirms after that.
     public static let voucherGrace: TimeInterval = 2 * 3600
     public static let bankListLifetime: TimeInterval = 24 * 3600
@@ -31,7 +32,6 @@ public struct PayUProvider: PaymentProvider {
 
         static let all = [
             CashNetwork(name: "efecty", paymentMethod: "EFECTY", limits: 20_000_00...6_000_000_00),
-            CashNetwork(name: "baloto", paymentMethod: "BALOTO", limits: 3_000_00...1_000_000_00),
             CashNetwork(name: "su_red", paymentMethod: "OTHERS_CASH", limits: 1_000_00...4_000_000_00),
         ]
 
@@ -143,7 +143,7 @@ public struct PayUProvider: PaymentProvider {
         case "pse":
             let response = try await api.submit(transaction(request, credentials: credentials, paymentMethod: "PSE", expiration: nil))
             try Self.requireAccepted(response)
-            guard let bank = response.extra["BANK_URL"], bank.hasPrefix("https://") || bank.hasPrefix("http://") else {
+            guard let bank = response.extra["BANK_URL"], isSafeLink(bank) else {
                 throw ProviderError(.unavailable, "PayU gave no bank address for PSE order \(response.orderID).")
             }
             return ProviderPaymentCreation(providerPaymentID: response.orderID, nextAction: .redirect(url: bank))
@@ -160,15 +160,22 @@ public struct PayUProvider: PaymentProvider {
             try Self.requireAccepted(response)
             let reference = response.extra["REFERENCE"] ?? response.orderID
             let expiresAt = response.extra["EXPIRATION_DATE"].flatMap(Int64.init).map(UnixTime.date(milliseconds:)) ?? expiry
-            let receipt = response.extra["URL_PAYMENT_RECEIPT_HTML"]
+            let receipt = response.extra["URL_PAYMENT_RECEIPT_HTML"].flatMap { isSafeLink($0) ? $0 : nil }
             let voucher = Voucher(
                 network: network.name, reference: reference, expiresAt: expiresAt, receiptURL: receipt,
-                receiptPDFURL: response.extra["URL_PAYMENT_RECEIPT_PDF"]
+                receiptPDFURL: response.extra["URL_PAYMENT_RECEIPT_PDF"].flatMap { isSafeLink($0) ? $0 : nil }
             )
             return ProviderPaymentCreation(providerPaymentID: response.orderID, nextAction: .voucher(voucher, url: receipt ?? request.returnPageURL))
         default:
             throw ProviderError(.unsupported, providerCode: "payment_method.type", "PayU does not take \(request.paymentMethod.type).")
         }
+    }
+
+    /// A link PayU gives for the buyer: https on a live account (http only against a test base, the emulator's), with
+    /// no spaces or quotes.
+    func isSafeLink(_ url: String) -> Bool {
+        guard url.utf8.count <= 2048, !url.contains(where: { $0 == " " || $0 == "\"" || $0 == "<" || $0 == ">" }) else { return false }
+        return url.hasPrefix("https://") || (configuration.mode != .live && url.hasPrefix("http://"))
     }
 
     /// A new PSE or cash order must come back `PENDING`; a refusal is the payment's failure, in PayU's words.
@@ -189,11 +196,12 @@ public struct PayUProvider: PaymentProvider {
     }
 
     /// The `transaction` of `SUBMIT_TRANSACTION` for a PSE or cash order. `TX_VALUE` is whole pesos as a JSON integer,
-    /// and the order's signature signs that same integer text.
+    /// and the order's signature signs that same integer text, with MD5: the order carries no algorithm field and
+    /// every example of PayU's documentation is MD5.
     func transaction(_ request: ProviderPaymentRequest, credentials: Credentials, paymentMethod: String, expiration: String?) -> JSONValue {
         let payment = request.payment
         let pesos = payment.amount.minorUnits / 100
-        let signature = sign(credentials, [credentials.merchantID, payment.id, String(pesos), "COP"])
+        let signature = PayUSignature.sign(.md5, apiKey: credentials.apiKey, [credentials.merchantID, payment.id, String(pesos), "COP"])
         let description = String((payment.description ?? "Pago \(payment.reference)").prefix(255))
         let customer = payment.customer
         var person: [(String, JSONValue)] = [("fullName", .string(customer?.name)), ("emailAddress", .string(customer?.email))]
@@ -280,7 +288,22 @@ public struct PayUProvider: PaymentProvider {
         return FormURLEncoded.parse(notification.body)
     }
 
-    public func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification {
+    /// A confirmation whose `sign` verifies: what it names, before PayU's API has confirmed it.
+    struct SignedConfirmation: Sendable, Hashable {
+        /// `reference_sale`: Settle's payment id.
+        var reference: String
+        /// `reference_pol`: PayU's order. Not covered by the sign.
+        var order: String
+        var statePol: String
+        var amountMinorUnits: Int64
+        var currency: String
+        /// The confirmation calls itself a test transaction (`test=1`).
+        var test: Bool
+    }
+
+    /// Checks a confirmation's `sign` (PayU's `new_value` rule, constant time) and merchant, and reads what it names.
+    /// Missing, wrong or another merchant's: `invalidSignature`; an amount that is not exact: `malformed`.
+    func authenticate(_ notification: InboundNotification) throws(NotificationRejection) -> SignedConfirmation {
         guard let credentials else { throw NotificationRejection(.providerDisabled, "The PayU provider is disabled.") }
         guard let fields = Self.fields(of: notification) else {
             throw NotificationRejection(.invalidSignature, "The body is not a PayU confirmation (neither a form nor a JSON object).")
@@ -301,20 +324,55 @@ public struct PayUProvider: PaymentProvider {
         guard merchant == credentials.merchantID else {
             throw NotificationRejection(.invalidSignature, "The PayU confirmation is for another merchant.")
         }
-        guard let order = fields["reference_pol"], !order.isEmpty, order.utf8.count <= 32 else {
-            throw NotificationRejection(.malformed, "The PayU confirmation has no reference_pol.")
+        guard let order = fields["reference_pol"], (1...19).contains(order.utf8.count), order.utf8.allSatisfy(PayUSignature.isDigit) else {
+            throw NotificationRejection(.malformed, "The PayU confirmation has no reference_pol (PayU's numeric order id).")
         }
         guard let code = Currency.lookup(currency), let money = try? Money(decimal: value, currency: code) else {
             throw NotificationRejection(.malformed, "The PayU confirmation's value \(Text.echo(value, limit: 24)) \(Text.echo(currency, limit: 8)) is not an exact amount.")
         }
-        let outcome = Self.outcome(statePol: state)
-        let failure = outcome == .failed
-            ? Self.failure(code: fields["response_code_pol"], message: fields["response_message_pol"], state: state) : nil
+        let test = ["1", "true", "TRUE"].contains(fields["test"] ?? "")
+        return SignedConfirmation(reference: reference, order: order, statePol: state, amountMinorUnits: money.minorUnits, currency: code.code, test: test)
+    }
+
+    /// A confirmation is authenticated, then confirmed with PayU's queries API: its sign covers the reference, the
+    /// value, the currency and the state but not the order (`reference_pol`), the response code or the message, and the
+    /// response page the buyer sees is signed over the same text (for whole amounts the two `new_value` rules agree),
+    /// so a buyer could post their own. Settle asks PayU for the order it names (`ORDER_DETAIL`), requires it to be this
+    /// payment's, and applies PayU's state, amount and response code. The event is the order and that state, so PayU's
+    /// retries (a new `transaction_id` each) and replays of an earlier state change nothing. A test transaction on a
+    /// live account is stored and not acted on. PayU unreachable: 503, and PayU sends it again.
+    public func verify(_ notification: InboundNotification) async throws(NotificationRejection) -> VerifiedNotification {
+        let signed = try authenticate(notification)
+        guard let api else { throw NotificationRejection(.providerDisabled, "The PayU provider is disabled.") }
+        let acknowledgement = ProviderAnswer(status: 200, contentType: "text/plain; charset=utf-8", body: Array("OK".utf8))
+        let live = configuration.mode == .live
+        if live, signed.test {
+            return VerifiedNotification(
+                events: [ProviderEvent(eventID: "\(signed.order):test:\(signed.statePol)", type: "confirmation:test_transaction", target: .payment(id: signed.reference), outcome: nil)],
+                acknowledgement: acknowledgement
+            )
+        }
+        let order: PayUOrder?
+        do {
+            order = try await api.order(id: signed.order)
+        } catch {
+            throw NotificationRejection(.unavailable, "PayU could not be asked to confirm order \(signed.order); send it again.")
+        }
+        guard let order, order.referenceCode == signed.reference else {
+            throw NotificationRejection(.invalidSignature, "PayU holds no order \(signed.order) for payment \(Text.echo(signed.reference, limit: 40)).")
+        }
+        guard !(live && order.isTest), let state = Self.state(order), let transaction = order.decisive else {
+            return VerifiedNotification(
+                events: [ProviderEvent(eventID: "\(order.id):ignored:\(signed.statePol)", type: "confirmation:\(signed.statePol)", target: .payment(id: signed.reference), outcome: nil)],
+                acknowledgement: acknowledgement
+            )
+        }
         let event = ProviderEvent(
-            eventID: "\(order):\(state)", type: "confirmation:\(state)", target: .payment(id: reference), outcome: outcome,
-            amountMinorUnits: money.minorUnits, currencyCode: code.code, failure: failure
+            eventID: "\(order.id):\(transaction.state)", type: "confirmation:\(signed.statePol)", target: .payment(id: signed.reference),
+            outcome: state.outcome, amountMinorUnits: state.amountMinorUnits, currencyCode: state.currencyCode, failure: state.failure,
+            providerPaymentID: order.id
         )
-        return VerifiedNotification(events: [event], acknowledgement: .init(status: 200, contentType: "text/plain; charset=utf-8", body: Array("OK".utf8)))
+        return VerifiedNotification(events: [event], acknowledgement: acknowledgement)
     }
 
     /// `state_pol` as Settle's outcome: 4 succeeded; 6 and 104 failed; 5 expired; 7 and PayU's pending codes processing.
@@ -358,7 +416,8 @@ public struct PayUProvider: PaymentProvider {
         }
         return ProviderPaymentState(
             outcome: outcome, amountMinorUnits: amount, currencyCode: order.currency, providerPaymentID: order.id,
-            failure: outcome == .failed ? failure(code: transaction.responseCode, message: nil, state: transaction.state) : nil
+            failure: outcome == .failed
+                ? failure(code: transaction.responseCode, message: transaction.responseMessage ?? transaction.responseCode, state: transaction.state) : nil
         )
     }
 
@@ -371,16 +430,9 @@ public struct PayUProvider: PaymentProvider {
     /// confirmation arrives.
     public func fetchPayment(for payment: Payment) async throws(ProviderError) -> ProviderPaymentState? {
         guard let api else { throw ProviderError(.disabled, "The PayU provider is disabled.") }
-        let found: [PayUOrder]
-        do {
-            found = try await api.orders(referenceCode: payment.id)
-        } catch where error.code == .rejected {
-            // PayU answers a reference it holds no order for with an error, as it answers bad credentials: a PING
-            // tells them apart, so a checkout the buyer never submitted can expire.
-            try await api.ping()
-            return nil
-        }
-        let orders = found.filter { $0.referenceCode == payment.id }
+        let found = try await api.orders(referenceCode: payment.id)
+        let live = configuration.mode == .live
+        let orders = found.filter { $0.referenceCode == payment.id && !(live && $0.isTest) }
         let states = orders.compactMap(Self.state)
         return states.first { $0.outcome == .succeeded } ?? states.first { $0.outcome == .processing } ?? states.last
     }

@@ -8,7 +8,8 @@ import SettleProviders
 /// WebCheckout). The page carries the provider's signed form, built from the stored payment, and submits it on load;
 /// with scripts off the buyer presses its button. The page's policy lets the form post only to the provider's
 /// checkout and runs only its own one-line script. Once the payment is no longer waiting for the buyer, the link
-/// leads to the return page instead.
+/// leads to the return page instead. For a cash voucher Settle issued itself, the link is the voucher's page
+/// (``VoucherPage``).
 struct FormPageController {
     let pages: BuyerPages
 
@@ -20,6 +21,11 @@ struct FormPageController {
 
     func page(id: String, token: String?) async throws -> Response {
         let view = try await pages.formPage(paymentID: id, token: token)
+        if let voucher = view.voucher {
+            return Pages.html(
+                Pages.layout(title: "Comprobante de pago", language: "es", extraStyle: VoucherPage.style, VoucherPage.render(view.payment, voucher))
+            )
+        }
         guard let form = view.form, let origin = Self.origin(of: form.action) else {
             return Response(status: .seeOther, headers: [.location: view.returnPage])
         }

@@ -12,14 +12,14 @@ struct ReturnPageController {
 
     func addRoutes(to router: RouterGroup<SettleRequestContext>) {
         router.get("checkout/return/:id", use: { request, context in
-            try await page(request, id: try context.parameters.require("id"), token: request.uri.queryParameters.get("token"))
+            try await page(request, context: context, id: try context.parameters.require("id"), token: request.uri.queryParameters.get("token"))
         })
         router.get("checkout/return/:id/:token", use: { request, context in
-            try await page(request, id: try context.parameters.require("id"), token: context.parameters.get("token"))
+            try await page(request, context: context, id: try context.parameters.require("id"), token: context.parameters.get("token"))
         })
     }
 
-    func page(_ request: Request, id: String, token: String?) async throws -> Response {
+    func page(_ request: Request, context: SettleRequestContext, id: String, token: String?) async throws -> Response {
         var query: [String: String] = [:]
         // What the provider appended, bounded: PayU's response page alone carries some thirty parameters.
         for (name, value) in request.uri.queryParameters where name != "token" && query.count < 64 && name.utf8.count <= 64 && value.utf8.count <= 512 {
@@ -55,6 +55,8 @@ struct ReturnPageController {
         return Pages.html(
             Pages.layout(
                 title: "Payment", refreshSeconds: payment.status.isFinal ? nil : 5,
+                // The refresh drops the provider's query: the provider is asked once per return, not on every reload.
+                refreshURL: request.uri.path + (context.parameters.get("token") == nil ? "?token=\(token ?? "")" : ""),
                 """
                 <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)
                 """
