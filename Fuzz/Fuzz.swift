@@ -14,6 +14,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "form": FormTarget.run(bytes)
     case "wompi-event": WompiEventTarget.run(bytes)
     case "payu-confirmation": PayUConfirmationTarget.run(bytes)
+    case "efecty-settlement": EfectySettlementTarget.run(bytes)
     default: fatalError("SETTLE_FUZZ_TARGET must name a target")
     }
     return 0
