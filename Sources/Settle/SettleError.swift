@@ -62,6 +62,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case settlementImportNotFound = "settlement_import_not_found"
             case paymentNotConfirmable = "payment_not_confirmable"
             case amountMismatch = "amount_mismatch"
+            case receiptAlreadyUsed = "receipt_already_used"
         }
 
         private let base: Base
@@ -118,6 +119,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let paymentNotConfirmable = Code(.paymentNotConfirmable)
         /// A confirmed amount that is not the payment's.
         public static let amountMismatch = Code(.amountMismatch)
+        /// A cash receipt number already recorded for another payment.
+        public static let receiptAlreadyUsed = Code(.receiptAlreadyUsed)
 
         public var description: String { base.rawValue }
 
@@ -140,7 +143,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .bodyTooLarge: 413
             case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound: 404
             case .methodNotAllowed: 405
-            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable: 409
+            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed: 409
             case .csrfTokenInvalid: 403
             case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: 401
             case .idempotencyKeyReused: 422

@@ -30,11 +30,23 @@ public struct Sweeper: Sendable {
     public func expireDue(limit: Int = 500) async throws -> Int {
         let at = now()
         var expired = 0
-        for payment in try await store.overduePayments(at: at, limit: limit) {
-            if let provider = providers.provider(named: payment.provider) {
-                let transactions = provider.keepsTransactions ? try await store.providerTransactions(paymentID: payment.id) : []
-                if let hold = provider.expiryHold(for: payment, transactions: transactions, now: at), hold > at { continue }
+        // Held payments (vouchers waiting for their settlement file) are paged past, so however many there are, the
+        // others still expire on time.
+        var due: [Payment] = []
+        var after: (expiresAt: Date, id: String)?
+        for _ in 0..<Self.maximumPages where due.count < limit {
+            let page = try await store.overduePayments(at: at, limit: limit, after: after)
+            for payment in page {
+                if let provider = providers.provider(named: payment.provider) {
+                    let transactions = provider.keepsTransactions ? try await store.providerTransactions(paymentID: payment.id) : []
+                    if let hold = provider.expiryHold(for: payment, transactions: transactions, now: at), hold > at { continue }
+                }
+                due.append(payment)
             }
+            guard page.count == limit, let last = page.last, let expiresAt = last.expiresAt else { break }
+            after = (expiresAt, last.id)
+        }
+        for payment in due.prefix(limit) {
             if try await recheckWithProvider(paymentID: payment.id, at: at) { continue }
             let id = payment.id
             let moved = try await store.write { tx -> Bool in
@@ -53,6 +65,9 @@ public struct Sweeper: Sendable {
         if expired > 0 { logger.info("expired payments", metadata: ["count": "\(expired)"]) }
         return expired
     }
+
+    /// How many pages of overdue payments one pass of ``expireDue(limit:)`` reads at most.
+    static let maximumPages = 20
 
     /// Asks polled providers (``PaymentProvider/openPaymentPolling``) about their open payments that have been quiet
     /// long enough, those asked longest ago first, and applies definite answers. Returns how many were asked.

@@ -33,14 +33,20 @@ struct Efecty: AsyncParsableCommand {
         )
         @OptionGroup var common: CommonOptions
         @Argument(help: "The file Efecty sent.") var file: String
+        @Option(help: "The payments the file settles: live, or test (the counter emulator's files).") var mode: Mode = .live
 
         func run() async throws {
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int else {
+                throw ValidationError("Cannot read \(file).")
+            }
+            guard size <= SettlementsLimits.maxFile else { throw ValidationError("\(file) is larger than \(SettlementsLimits.maxFile >> 20) MB.") }
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("Cannot read \(file).") }
+            let mode = self.mode
             let name = (file as NSString).lastPathComponent
             do {
                 let (report, created) = try await Efecty.withSettlements(common) { service in
                     try await service.importFile(
-                        provider: "efecty", bytes: Array(data), filename: name, source: .cli, actor: nil, mode: nil,
+                        provider: "efecty", bytes: Array(data), filename: name, source: .cli, actor: nil, mode: mode,
                         progress: { done, total in ProgressBar.draw(done: done, total: total) }
                     )
                 }

@@ -11,6 +11,8 @@ public protocol SettlementFileProvider: PaymentProvider {
     func parseSettlement(_ bytes: [UInt8]) throws(SettlementFileError) -> [SettlementLine]
     /// The folder Settle watches for files (`nil`: imports by command or API only).
     var settlementInbox: String? { get }
+    /// The payments the inbox's files settle (live, unless the operator points it at an emulator).
+    var settlementInboxMode: Mode { get }
     /// How often the folder is looked at.
     var settlementImportInterval: Duration { get }
     /// The currency the files' amounts are in.

@@ -237,7 +237,8 @@ enum Schema {
     }
 
     /// Voucher references, unique per provider (a collision asks the provider for another), and the settlement files
-    /// imported, stored raw with their SHA-256 and the report of what each line led to.
+    /// imported, stored raw with their SHA-256 and the report of what each line led to, per mode (a file imported for
+    /// test payments is imported again for live ones).
     static let settlements = Migration(version: 9, name: "settlements") { dialect in
         let bytes = dialect == .postgres ? "BYTEA" : "BLOB"
         return [
@@ -249,9 +250,9 @@ enum Schema {
             """,
             """
             CREATE TABLE settlement_imports (
-                id TEXT PRIMARY KEY, provider TEXT NOT NULL, sha256 TEXT NOT NULL, filename TEXT, source TEXT NOT NULL,
-                actor TEXT, size BIGINT NOT NULL, body \(bytes) NOT NULL, lines BIGINT NOT NULL, report TEXT NOT NULL,
-                imported_at BIGINT NOT NULL, UNIQUE (provider, sha256)
+                id TEXT PRIMARY KEY, provider TEXT NOT NULL, mode TEXT NOT NULL, sha256 TEXT NOT NULL, filename TEXT,
+                source TEXT NOT NULL, actor TEXT, size BIGINT NOT NULL, body \(bytes) NOT NULL, lines BIGINT NOT NULL,
+                report TEXT NOT NULL, imported_at BIGINT NOT NULL, UNIQUE (provider, mode, sha256)
             )
             """,
         ]

@@ -47,7 +47,7 @@ extension StoreTransaction {
     }
 
     /// Records what the provider created: its id, the buyer's link, a cash voucher, and the payment's expiry when the
-    /// provider set an earlier one (a voucher the counter refuses sooner).
+    /// provider gives one (a voucher's: the payment expires when its voucher does).
     public func attachProvider(
         paymentID: String, providerPaymentID: String?, checkoutURL: String?, voucher: Voucher? = nil, expiresAt: Date? = nil, at: Date
     ) async throws {
@@ -95,12 +95,16 @@ extension Store {
     }
 
     /// Payments past their `expires_at` that have not reached a final status, the longest overdue first.
-    public func overduePayments(at: Date, limit: Int) async throws -> [Payment] {
-        try await read { connection in
+    public func overduePayments(at: Date, limit: Int, after: (expiresAt: Date, id: String)? = nil) async throws -> [Payment] {
+        let afterTime = after.map { UnixTime.milliseconds($0.expiresAt) } ?? -1
+        let afterID = after?.id ?? ""
+        return try await read { connection in
             try await connection.query(
                 """
                 SELECT * FROM payments WHERE status IN ('requires_action', 'processing')
-                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at)) ORDER BY expires_at LIMIT \(limit)
+                AND expires_at IS NOT NULL AND expires_at <= \(UnixTime.milliseconds(at))
+                AND (expires_at > \(afterTime) OR (expires_at = \(afterTime) AND id > \(afterID)))
+                ORDER BY expires_at, id LIMIT \(limit)
                 """
             ).map(Payment.init(row:))
         }

@@ -6,6 +6,8 @@ import SettleCore
 public struct StoredSettlementImport: Sendable, Hashable {
     public var id: String
     public var provider: String
+    /// The payments its lines could settle: an API key's mode, or the inbox's.
+    public var mode: Mode
     public var sha256: String
     public var filename: String?
     /// `api`, `cli` or `inbox`.
@@ -19,11 +21,12 @@ public struct StoredSettlementImport: Sendable, Hashable {
     public var importedAt: Date
 
     public init(
-        id: String, provider: String, sha256: String, filename: String?, source: String, actor: String?, size: Int64, lines: Int64,
-        report: JSONValue, importedAt: Date
+        id: String, provider: String, mode: Mode, sha256: String, filename: String?, source: String, actor: String?, size: Int64,
+        lines: Int64, report: JSONValue, importedAt: Date
     ) {
         self.id = id
         self.provider = provider
+        self.mode = mode
         self.sha256 = sha256
         self.filename = filename
         self.source = source
@@ -54,19 +57,29 @@ extension StoreTransaction {
     public func insertSettlementImport(_ stored: StoredSettlementImport, body: [UInt8]) async throws -> Bool {
         let rows = try await query(
             """
-            INSERT INTO settlement_imports (id, provider, sha256, filename, source, actor, size, body, lines, report, imported_at)
-            VALUES (\(stored.id), \(stored.provider), \(stored.sha256), \(stored.filename), \(stored.source), \(stored.actor),
-                \(stored.size), \(body), \(stored.lines), \(stored.report.serialized()), \(UnixTime.milliseconds(stored.importedAt)))
-            ON CONFLICT (provider, sha256) DO NOTHING
+            INSERT INTO settlement_imports (id, provider, mode, sha256, filename, source, actor, size, body, lines, report, imported_at)
+            VALUES (\(stored.id), \(stored.provider), \(stored.mode.rawValue), \(stored.sha256), \(stored.filename), \(stored.source),
+                \(stored.actor), \(stored.size), \(body), \(stored.lines), \(stored.report.serialized()),
+                \(UnixTime.milliseconds(stored.importedAt)))
+            ON CONFLICT (provider, mode, sha256) DO NOTHING
             RETURNING id
             """
         )
         return !rows.isEmpty
     }
 
-    public func settlementImport(provider: String, sha256: String) async throws -> StoredSettlementImport? {
+    /// The payment a stored notification names (the owner of a receipt number), if the notification exists.
+    public func notificationPayment(provider: String, providerEventID: String) async throws -> String?? {
+        let rows = try await query(
+            "SELECT payment_id FROM notifications WHERE provider = \(provider) AND provider_event_id = \(providerEventID)"
+        )
+        guard let row = rows.first else { return nil }
+        return .some(try row.optionalString("payment_id"))
+    }
+
+    public func settlementImport(provider: String, mode: Mode, sha256: String) async throws -> StoredSettlementImport? {
         try await query(
-            "SELECT id, provider, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE provider = \(provider) AND sha256 = \(sha256)"
+            "SELECT id, provider, mode, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE provider = \(provider) AND mode = \(mode.rawValue) AND sha256 = \(sha256)"
         ).first.map(StoredSettlementImport.init(row:))
     }
 }
@@ -75,15 +88,15 @@ extension Store {
     public func settlementImport(id: String) async throws -> StoredSettlementImport? {
         try await read { connection in
             try await connection.query(
-                "SELECT id, provider, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE id = \(id)"
+                "SELECT id, provider, mode, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE id = \(id)"
             ).first.map(StoredSettlementImport.init(row:))
         }
     }
 
-    public func settlementImport(provider: String, sha256: String) async throws -> StoredSettlementImport? {
+    public func settlementImport(provider: String, mode: Mode, sha256: String) async throws -> StoredSettlementImport? {
         try await read { connection in
             try await connection.query(
-                "SELECT id, provider, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE provider = \(provider) AND sha256 = \(sha256)"
+                "SELECT id, provider, mode, sha256, filename, source, actor, size, lines, report, imported_at FROM settlement_imports WHERE provider = \(provider) AND mode = \(mode.rawValue) AND sha256 = \(sha256)"
             ).first.map(StoredSettlementImport.init(row:))
         }
     }
@@ -107,7 +120,8 @@ extension StoredSettlementImport {
     init(row: SQLRow) throws {
         let report = (try? JSONValue.parse(Array(try row.string("report").utf8))) ?? .null
         self.init(
-            id: try row.string("id"), provider: try row.string("provider"), sha256: try row.string("sha256"),
+            id: try row.string("id"), provider: try row.string("provider"), mode: Mode(rawValue: try row.string("mode")) ?? .live,
+            sha256: try row.string("sha256"),
             filename: try row.optionalString("filename"), source: try row.string("source"), actor: try row.optionalString("actor"),
             size: try row.int("size"), lines: try row.int("lines"), report: report,
             importedAt: UnixTime.date(milliseconds: try row.int("imported_at"))

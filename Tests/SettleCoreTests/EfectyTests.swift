@@ -84,6 +84,11 @@ import Testing
         #expect(lines.map(\.pointOfSale) == ["Efecty Centro"])
     }
 
+    @Test func aLineTwiceIsAccepted() throws {
+        let line = "7700000000000018,150000,2026-12-01T10:15:00-05:00,EF1\n"
+        #expect(try EfectySettlementFile.parse(Array(("reference,amount,paid_at,authorization\n" + line + line).utf8)).count == 2)
+    }
+
     @Test func quotedCommasAndQuotes() throws {
         let lines = try EfectySettlementFile.parse(
             Array("reference,amount,paid_at,authorization,point_of_sale\n7700000000000018,150000,2026-12-01T10:15:00-05:00,EF1,\"Calle 10, \"\"La 10\"\", Bogotá\"\n".utf8)
@@ -108,6 +113,8 @@ import Testing
         ("reference,amount,paid_at,authorization\n7700000000000018,150000,2026-12-01T10:15:00-05:00,EF 1\n", 2, "authorization"),
         ("reference,amount,paid_at,authorization\n\n7700000000000018,150000,2026-12-01T10:15:00-05:00,EF1\n", 2, "empty"),
         ("reference,amount,paid_at,authorization,point_of_sale\n7700000000000018,150000,2026-12-01T10:15:00-05:00,EF1,\"Calle 10\n", 2, "quoted"),
+        // One receipt naming two vouchers (the same line twice is a duplicate, not an error).
+        ("reference,amount,paid_at,authorization\n7700000000000018,150000,2026-12-01T10:15:00-05:00,EF1\n7700000000000026,150000,2026-12-01T10:15:00-05:00,EF1\n", 3, "EF1 is on line 2"),
     ])
     func malformedFilesAreRefusedWhole(text: String, line: Int, reason: String) {
         refused(Array(text.utf8), line: line, reason: reason)

@@ -27,9 +27,9 @@ import Testing
 
         var settlements: SettlementService { settle.settle.useCases.settlements }
 
-        /// One look at the inbox, as the server does every `SETTLE_EFECTY_IMPORT_INTERVAL`.
-        func scan() async -> [SettlementInbox.Result] {
-            await SettlementInbox(service: settlements).scan(provider: "efecty", folder: inbox)
+        /// One look at the inbox, as the server does every `SETTLE_EFECTY_IMPORT_INTERVAL`, once files have settled.
+        func scan(at: Date = Date().addingTimeInterval(11)) async -> [SettlementInbox.Result] {
+            await SettlementInbox(service: settlements).scan(provider: "efecty", folder: inbox, now: at)
         }
 
         func files(_ folder: String) -> [String] {
@@ -60,7 +60,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: inbox) }
         try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { configuration in
             configuration.providers["efecty"] = [
-                "agreement": Self.agreement, "reference_prefix": "77", "inbox": inbox, "import_interval": "3600",
+                "agreement": Self.agreement, "reference_prefix": "77", "inbox": inbox, "import_interval": "3600", "inbox_mode": "test",
             ]
         }) { settle in
             try await body(Harness(settle: settle, counter: EfectyEmulator(configuration: .init(agreement: Self.agreement, port: 0)), inbox: inbox))
@@ -172,7 +172,8 @@ import Testing
             )
             #expect(overlap.status == 201, "\(overlap.text)")
             #expect(overlap.json["counts"] as? [String: Int] == [
-                "succeeded": 1, "requires_review": 0, "duplicate": 3, "already_paid": 0, "payment_closed": 0, "unknown_reference": 0,
+                "succeeded": 1, "requires_review": 0, "duplicate": 3, "already_paid": 0, "receipt_conflict": 0, "payment_closed": 0,
+                "unknown_reference": 0,
             ])
             for id in ids {
                 #expect(try await h.settle.paymentStatus(id) == "succeeded")
@@ -260,11 +261,25 @@ import Testing
                 .POST, "/v1/payments/\(liveVoucher)/confirm_cash", json: #"{"receipt_number":"EF8","paid_at":\#(Int(Date().timeIntervalSince1970)),"amount":15000000}"#
             )
             #expect(cross.status == 404)
-            // The audit names the operator's key for the confirmed change.
+            // The audit names who made the change: the operator's key, or Efecty's file, whichever came first.
             let actors = try await h.settle.store.read { connection in
-                try await connection.query("SELECT actor_id FROM audit_log WHERE target_id = \(id) AND action = 'payment.succeeded'").map { try $0.string("actor_id") }
+                try await connection.query("SELECT actor_kind, actor_id FROM audit_log WHERE target_id = \(id) AND action = 'payment.succeeded'")
+                    .map { "\(try $0.string("actor_kind")):\(try $0.string("actor_id"))" }
             }
             #expect(actors.count == 1)
+            #expect(actors.first?.hasPrefix("api_key:key_") == true || actors.first == "provider:efecty", "\(actors)")
+            // A receipt another payment has: refused for the operator, reported for the file, changing nothing.
+            let third = try await h.voucher()
+            let thirdID = try #require(third["id"] as? String)
+            let reused = try await h.settle.request(.POST, "/v1/payments/\(thirdID)/confirm_cash", json: confirm)
+            #expect(reused.status == 409 && (reused.json["error"] as? [String: Any])?["code"] as? String == "receipt_already_used", "\(reused.text)")
+            let thirdReference = try #require((third["voucher"] as? [String: Any])?["reference"] as? String)
+            let conflicting = "reference,amount,paid_at,authorization\n\(thirdReference),150000,2026-12-01T10:15:00-05:00,\(receipt.authorization)\n"
+            let conflict = try await h.settlements.importFile(
+                provider: "efecty", bytes: Array(conflicting.utf8), filename: nil, source: .api, actor: nil, mode: .test
+            )
+            #expect(conflict.report["counts"]?["receipt_conflict"]?.intValue == 1)
+            #expect(try await h.settle.paymentStatus(thirdID) == "requires_action")
         }
     }
 
@@ -275,22 +290,30 @@ import Testing
         try await withEfecty(engine) { h in
             let created = try await h.voucher(extra: #","expires_in":3600"#)
             let id = try #require(created["id"] as? String)
+            _ = try await h.voucher(extra: #","expires_in":3600"#)
+            let sandbox = try await h.settle.request(
+                .POST, "/v1/payments", json: #"{"amount":5000,"currency":"USD","provider":"sandbox","reference":"s1","expires_in":3610}"#
+            )
+            let sandboxID = try #require(sandbox.json["id"] as? String)
             let providers = h.settle.settle.useCases.providers
             let held = Sweeper(store: h.settle.store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(3700) })
-            #expect(try await held.expireDue() == 0)
+            // Two held vouchers fill a page of two; the payment behind them still expires.
+            #expect(try await held.expireDue(limit: 2) == 1)
+            #expect(try await h.settle.paymentStatus(sandboxID) == "expired")
+            #expect(try await h.settle.paymentStatus(id) == "requires_action")
             let later = Sweeper(store: h.settle.store, providers: providers, logger: Engine.logger, now: { Date().addingTimeInterval(3600 + 48 * 3600 + 60) })
-            #expect(try await later.expireDue() == 1)
+            #expect(try await later.expireDue() == 2)
             #expect(try await h.settle.paymentStatus(id) == "expired")
             #expect(try await browse(try #require(created["checkout_url"] as? String)).text.contains(#"data-status="expired""#))
 
-            let late = try await h.voucher(extra: #","expires_in":3600"#)
+            let late = try await h.voucher(extra: #","expires_in":60"#)
             let lateID = try #require(late["id"] as? String)
             let reference = try #require((late["voucher"] as? [String: Any])?["reference"] as? String)
             // The counter should have refused it; this one did not (its list said the voucher ran longer).
             h.counter.register(.init(reference: reference, amountPesos: 150_000, expiresAt: Date().addingTimeInterval(86_400)))
-            _ = try h.counter.pay(reference: reference, amountPesos: 150_000, at: Date().addingTimeInterval(7200))
+            _ = try h.counter.pay(reference: reference, amountPesos: 150_000, at: Date().addingTimeInterval(120))
             let report = try await h.settlements.importFile(
-                provider: "efecty", bytes: Array(h.counter.settlementFile().utf8), filename: nil, source: .cli, actor: nil, mode: nil
+                provider: "efecty", bytes: Array(h.counter.settlementFile().utf8), filename: nil, source: .cli, actor: nil, mode: .test
             )
             #expect(report.report["counts"]?["requires_review"]?.intValue == 1)
             #expect(try await h.settle.paymentStatus(lateID) == "requires_review")
@@ -327,6 +350,43 @@ import Testing
             }
             #expect(references == ["7700000000000016", "7700000000000024"])
             #expect(draws.withLock { $0 } == 3)
+        }
+    }
+
+    /// A file imported for test payments is imported again for live ones: the test import neither uses up the live
+    /// receipts nor stands for the live import.
+    @Test(arguments: Engine.enabled)
+    func modesNeverStandForEachOther(_ engine: Engine) async throws {
+        try await withEfecty(engine) { h in
+            let live = try await h.settle.settle.useCases.apiKeys.create(mode: .live, name: "live", actor: .operator("test", mode: .live))
+            let created = try await h.voucher(key: live.secret.value)
+            let id = try #require(created["id"] as? String)
+            let reference = try #require((created["voucher"] as? [String: Any])?["reference"] as? String)
+            let file = Array("reference,amount,paid_at,authorization\n\(reference),150000,2026-12-01T10:15:00-05:00,EF77\n".utf8)
+            let asTest = try await h.settle.request(.POST, "/v1/providers/efecty/settlements", contentType: "text/csv", rawBody: file)
+            #expect(asTest.status == 201 && (asTest.json["counts"] as? [String: Int])?["unknown_reference"] == 1)
+            #expect(try await h.settle.paymentStatus(id) == nil)  // the test key does not see the live payment
+            let asLive = try await h.settlements.importFile(provider: "efecty", bytes: file, filename: nil, source: .cli, actor: nil, mode: .live)
+            #expect(asLive.created && asLive.report["counts"]?["succeeded"]?.intValue == 1)
+            // The test key cannot read the live report.
+            let report = try await h.settle.request(.GET, "/v1/providers/efecty/settlements/\(try #require(asLive.report["id"]?.stringValue))")
+            #expect(report.status == 404)
+        }
+    }
+
+    /// What is not a regular, settled file is left alone: a link, a pipe (reading one would block), a file still being
+    /// uploaded (by its suffix, or changed a moment ago).
+    @Test func theInboxTakesOnlySettledRegularFiles() async throws {
+        try await withEfecty(.sqlite) { h in
+            let files = FileManager.default
+            try files.createSymbolicLink(atPath: (h.inbox as NSString).appendingPathComponent("link.csv"), withDestinationPath: "/etc/passwd")
+            #expect(mkfifo((h.inbox as NSString).appendingPathComponent("pipe.csv"), 0o600) == 0)
+            files.createFile(atPath: (h.inbox as NSString).appendingPathComponent("upload.csv.part"), contents: Data("reference".utf8))
+            files.createFile(atPath: (h.inbox as NSString).appendingPathComponent("fresh.csv"), contents: Data("reference,amount,paid_at,authorization\n".utf8))
+            #expect(await h.scan(at: Date()).isEmpty)  // fresh.csv changed a moment ago
+            let later = await h.scan()
+            #expect(later.map(\.file) == ["fresh.csv"] && later.map(\.outcome) == ["processed"])
+            #expect(h.files("").contains("link.csv") && h.files("").contains("pipe.csv") && h.files("").contains("upload.csv.part"))
         }
     }
 }

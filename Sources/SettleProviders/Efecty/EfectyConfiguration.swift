@@ -19,11 +19,13 @@ public struct EfectyConfiguration: Sendable {
     /// A folder Settle watches for settlement files; `nil`, imports only by command or API.
     public var inbox: String?
     var importIntervalSetting: String?
+    var inboxModeSetting: String?
 
     public init(
         agreement: String? = nil, referencePrefix: String? = nil, voucherHours: String? = nil, minimumAmount: String? = nil,
-        maximumAmount: String? = nil, inbox: String? = nil, importInterval: String? = nil
+        maximumAmount: String? = nil, inbox: String? = nil, importInterval: String? = nil, inboxMode: String? = nil
     ) {
+        self.inboxModeSetting = inboxMode
         self.agreement = agreement
         self.referencePrefix = referencePrefix ?? ""
         self.voucherHoursSetting = voucherHours
@@ -41,6 +43,8 @@ public struct EfectyConfiguration: Sendable {
     public var minimumAmount: Int64 { minimumSetting.flatMap { Int64($0) } ?? Self.defaultMinimum }
     public var maximumAmount: Int64 { maximumSetting.flatMap { Int64($0) } ?? Self.defaultMaximum }
     public var importInterval: Int { importIntervalSetting.flatMap(Int.init) ?? Self.defaultImportInterval }
+    /// The payments the inbox's files settle: live, unless set to `test` (the counter emulator's files).
+    public var inboxMode: Mode { inboxModeSetting == "test" ? .test : .live }
 
     /// Why the provider cannot be used, naming the variable; `nil` when it can.
     var problem: String? {
@@ -58,6 +62,7 @@ public struct EfectyConfiguration: Sendable {
             }
         }
         guard minimumAmount <= maximumAmount else { return "\(Self.variable("min_amount")) is above \(Self.variable("max_amount"))" }
+        if let text = inboxModeSetting, text != "test", text != "live" { return "\(Self.variable("inbox_mode")) must be test or live" }
         if let text = importIntervalSetting, Int(text).map({ (10...86_400).contains($0) }) != true {
             return "\(Self.variable("import_interval")) must be seconds from 10 to 86400"
         }

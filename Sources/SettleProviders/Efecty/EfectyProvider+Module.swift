@@ -11,6 +11,7 @@ extension EfectyProvider: ProviderModule {
         ProviderSetting("max_amount", summary: "the largest voucher, COP minor units", default: "600000000 (6.000.000 pesos)"),
         ProviderSetting("inbox", summary: "a folder Settle watches for settlement files (imported ones move to processed/ or rejected/)"),
         ProviderSetting("import_interval", summary: "seconds between looks at the inbox", default: "1800"),
+        ProviderSetting("inbox_mode", summary: "the payments the inbox's files settle: live, or test for the counter emulator's files", default: "live"),
     ]
     public static let paymentMethods = [
         PaymentMethodSpec("cash", summary: "a voucher the buyer pays in cash at an Efecty counter before it expires")
@@ -21,7 +22,7 @@ extension EfectyProvider: ProviderModule {
             configuration: EfectyConfiguration(
                 agreement: settings["agreement"], referencePrefix: settings["reference_prefix"], voucherHours: settings["voucher_hours"],
                 minimumAmount: settings["min_amount"], maximumAmount: settings["max_amount"], inbox: settings["inbox"],
-                importInterval: settings["import_interval"]
+                importInterval: settings["import_interval"], inboxMode: settings["inbox_mode"]
             ),
             context: context
         )

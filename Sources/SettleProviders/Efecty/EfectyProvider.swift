@@ -90,6 +90,7 @@ public struct EfectyProvider: PaymentProvider, SettlementFileProvider {
     }
 
     public var settlementInbox: String? { configuration.inbox }
+    public var settlementInboxMode: Mode { configuration.inboxMode }
     public var settlementImportInterval: Duration { .seconds(configuration.importInterval) }
     public var settlementCurrency: Currency { .cop }
 }

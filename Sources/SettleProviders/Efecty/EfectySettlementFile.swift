@@ -40,6 +40,8 @@ public enum EfectySettlementFile {
         let authorization = try column("authorization")!, pointOfSale = try column("point_of_sale", required: false)
         var parsed: [SettlementLine] = []
         parsed.reserveCapacity(lines.count - 1)
+        var receipts: [String: Int] = [:]
+        let dates = Timestamps()
         for (offset, text) in lines.enumerated().dropFirst() {
             let number = offset + 1
             guard !text.isEmpty else { throw SettlementFileError(line: number, "the line is empty") }
@@ -55,7 +57,7 @@ public enum EfectySettlementFile {
             guard (1...13).contains(amountText.utf8.count), EfectyConfiguration.isDigits(amountText), let pesos = Int64(amountText), pesos > 0 else {
                 throw SettlementFileError(line: number, "amount must be whole pesos, digits only (150000)")
             }
-            guard let paid = timestamp(values[paidAt].trimmingCharacters(in: .whitespaces)) else {
+            guard let paid = dates.parse(values[paidAt].trimmingCharacters(in: .whitespaces)) else {
                 throw SettlementFileError(line: number, "paid_at must be ISO-8601 with an offset (2026-12-01T10:15:00-05:00)")
             }
             let receipt = values[authorization].trimmingCharacters(in: .whitespaces)
@@ -66,12 +68,20 @@ public enum EfectySettlementFile {
             if let place, place.utf8.count > 200 || Text.hasControlCharacters(place) {
                 throw SettlementFileError(line: number, "point_of_sale must be at most 200 bytes of text")
             }
-            parsed.append(
-                SettlementLine(
-                    line: number, reference: referenceText, amountMinorUnits: pesos * 100, paidAt: paid, authorization: receipt,
-                    pointOfSale: place?.isEmpty == false ? place : nil
-                )
+            let line = SettlementLine(
+                line: number, reference: referenceText, amountMinorUnits: pesos * 100, paidAt: paid, authorization: receipt,
+                pointOfSale: place?.isEmpty == false ? place : nil
             )
+            // A receipt repeated as it was is a duplicated line; one naming another voucher, amount or time is not Efecty's.
+            if let first = receipts[receipt] {
+                let earlier = parsed[first]
+                guard earlier.reference == line.reference, earlier.amountMinorUnits == line.amountMinorUnits, earlier.paidAt == line.paidAt else {
+                    throw SettlementFileError(line: number, "authorization \(receipt) is on line \(earlier.line) for another payment")
+                }
+            } else {
+                receipts[receipt] = parsed.count
+            }
+            parsed.append(line)
         }
         return parsed
     }
@@ -116,13 +126,20 @@ public enum EfectySettlementFile {
         return fields
     }
 
-    /// `2026-12-01T10:15:00-05:00`, `…Z`, with optional fractions: an instant. `nil` without an offset.
-    static func timestamp(_ text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+    /// `2026-12-01T10:15:00-05:00`, `…Z`, with optional fractions: an instant; `nil` without an offset. Two formatters
+    /// for a whole file, not two per line.
+    final class Timestamps {
+        let whole = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+
+        init() {
+            whole.formatOptions = [.withInternetDateTime]
+            fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        }
+
+        func parse(_ text: String) -> Date? {
+            guard text.utf8.count <= 40 else { return nil }
+            return whole.date(from: text) ?? fractional.date(from: text)
+        }
     }
 }

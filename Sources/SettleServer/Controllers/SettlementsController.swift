@@ -49,8 +49,10 @@ struct SettlementsController {
     }
 
     @Sendable func report(_ request: Request, context: SettleRequestContext) async throws -> Response {
-        _ = try context.requireCaller()
-        let found = try await settlements.report(provider: try context.parameters.require("name"), id: try context.parameters.require("id"))
+        let caller = try context.requireCaller()
+        let found = try await settlements.report(
+            provider: try context.parameters.require("name"), id: try context.parameters.require("id"), mode: caller.mode
+        )
         return APIResponse.json(found)
     }
 

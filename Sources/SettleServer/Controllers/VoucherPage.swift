@@ -60,6 +60,8 @@ enum VoucherPage {
         switch payment.status {
         case .succeeded:
             status = #"<p class="notice paid" id="status" data-status="paid">Pago recibido. ¡Gracias!</p>"#
+        case .requiresReview:
+            status = #"<p class="notice" id="status" data-status="review">Pago en revisión: el comercio lo está verificando. No pagues de nuevo.</p>"#
         case _ where expired:
             status = #"<p class="notice expired" id="status" data-status="expired">Este comprobante venció el \#(Text.htmlEscaped(expiry)). No lo pagues: pide uno nuevo.</p>"#
         case .requiresAction, .processing:
