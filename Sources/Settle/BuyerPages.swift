@@ -178,6 +178,47 @@ public struct BuyerPages: Sendable {
         return (action == .decline ? payment.cancelURL ?? payment.returnURL : payment.returnURL) ?? "/sandbox/checkout/\(payment.id)"
     }
 
+    /// The sandbox's page for a refund it left pending: the refund, and the token its form must send back.
+    public func sandboxRefund(refundID: String) async throws(SettleError) -> (refund: Refund, formToken: String) {
+        let refund = try await sandboxPendingRefund(refundID)
+        return (refund, tokens.token(.sandboxCheckout, paymentID: refund.id))
+    }
+
+    /// A button on that page: the sandbox reports the refund succeeded or failed, with a signed notification to
+    /// Settle's webhook endpoint.
+    public func sandboxRefundChoose(refundID: String, succeeded: Bool, formToken: String?) async throws(SettleError) {
+        let refund = try await sandboxPendingRefund(refundID)
+        guard tokens.verify(formToken, .sandboxCheckout, paymentID: refund.id) else {
+            throw SettleError(.csrfTokenInvalid, "This form is not one Settle served for this refund; reload the page.")
+        }
+        guard refund.status == .pending, let providerRefundID = refund.providerRefundID else {
+            throw SettleError(.refundNotConfirmable, "Refund \(refund.id) is \(refund.status.rawValue); nothing is left to do.")
+        }
+        guard let sandbox = providers.provider(named: SandboxProvider.name) as? SandboxProvider, let secret = sandbox.secret else {
+            throw SettleError(.providerDisabled, "The sandbox provider is disabled.")
+        }
+        let notifier = SandboxNotifier(secret: secret, webhookURL: "\(publicURL())/v1/webhooks/sandbox", httpClient: httpClient)
+        let status: Int
+        do {
+            status = try await notifier.send(
+                notifier.refundMessage(providerRefundID: providerRefundID, paymentID: refund.paymentID, amount: refund.amount, succeeded: succeeded)
+            )
+        } catch {
+            throw SettleError(.sandboxDeliveryFailed, "The sandbox could not reach Settle's webhook endpoint.")
+        }
+        guard (200..<300).contains(status) else {
+            throw SettleError(.sandboxDeliveryFailed, "Settle answered the sandbox's notification with \(status).")
+        }
+    }
+
+    private func sandboxPendingRefund(_ id: String) async throws(SettleError) -> Refund {
+        let refund = try await store.fetch({ try await store.refund(id: id) }, logger: logger)
+        guard let refund, refund.mode == .test else { throw SettleError.notFound(.refund, id: id) }
+        let payment = try await store.fetch({ try await store.payment(id: refund.paymentID) }, logger: logger)
+        guard payment?.provider == SandboxProvider.name else { throw SettleError.notFound(.refund, id: id) }
+        return refund
+    }
+
     private func sandboxPayment(_ id: String) async throws(SettleError) -> Payment {
         let payment = try await store.fetch({ try await store.payment(id: id, mode: .test) }, logger: logger)
         guard let payment, payment.provider == SandboxProvider.name else { throw SettleError.notFound(.payment, id: id) }

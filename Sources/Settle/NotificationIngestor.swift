@@ -176,6 +176,19 @@ public struct NotificationIngestor: Sendable {
         func unchanged(_ reason: String) async throws -> IngestOutcome {
             try await store("unchanged", reason) ? .unchanged(paymentID: payment.id, reason: reason) : .duplicate
         }
+        // The outcome of a refund Settle asked for: through the refund state machine.
+        if let known = try await tx.refund(provider: provider, providerRefundID: refund.providerRefundID), known.paymentID == payment.id,
+            let locked = try await tx.lockRefund(id: known.id)
+        {
+            let input: RefundStateMachine.Input = refund.outcome == .failed ? .providerFailed : .providerSucceeded
+            guard try await store("applied:refund_\(refund.outcome.rawValue)", locked.id) else { return .duplicate }
+            let failure = refund.outcome == .failed ? PaymentFailure(code: "refund_failed", message: "The provider reported the refund failed.") : nil
+            _ = try await RefundService.apply(
+                input, to: locked, payment: payment, actor: .init(kind: .provider, id: provider), failure: failure, requestID: requestID, at: at, in: tx
+            )
+            return .refunded(paymentID: payment.id)
+        }
+        guard refund.outcome == .succeeded else { return try await unchanged("a failed refund Settle did not ask for") }
         guard payment.status == .succeeded else { return try await unchanged("refund reported for a payment that is \(payment.status)") }
         guard payment.amountRefunded < payment.amount.minorUnits else { return try await unchanged("already refunded") }
         guard event.amountMinorUnits == payment.amount.minorUnits, event.currencyCode?.uppercased() == payment.amount.currency.code else {

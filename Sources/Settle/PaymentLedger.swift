@@ -45,6 +45,9 @@ enum PaymentLedger {
     ) async throws {
         guard payment.amountRefunded < payment.amount.minorUnits else { return }
         let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
+        if let refund = try await tx.lockRefund(id: refundID) {
+            try await tx.insertEvent(type: .refundSucceeded, refund: refund, at: at)
+        }
         var refunded = payment
         refunded.amountRefunded = payment.amount.minorUnits
         refunded.updatedAt = at

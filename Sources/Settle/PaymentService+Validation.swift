@@ -42,17 +42,7 @@ extension PaymentService {
         }
         try Self.url(request.returnURL, param: "return_url")
         try Self.url(request.cancelURL, param: "cancel_url")
-        guard request.metadata.count <= Self.maxMetadataKeys else {
-            throw .invalid("metadata", "metadata may have at most \(Self.maxMetadataKeys) keys.")
-        }
-        for key in request.metadata.keys.sorted() {
-            guard !key.isEmpty, Text.fits(key, characters: Self.maxMetadataKeyLength, bytes: Self.maxMetadataKeyLength * 4),
-                !Text.hasControlCharacters(key)
-            else {
-                throw .invalid("metadata", "metadata keys must be 1 to \(Self.maxMetadataKeyLength) characters, without control characters.")
-            }
-            try Self.text(request.metadata[key], param: "metadata[\(Text.echo(key, limit: 40))]", max: Self.maxMetadataValueLength, allowLineBreaks: true)
-        }
+        try Self.validate(metadata: request.metadata)
         let expiresIn = request.expiresIn ?? limits.defaultExpiry
         guard limits.expiryRange.contains(expiresIn) else {
             throw .invalid(
@@ -111,6 +101,21 @@ extension PaymentService {
 
     /// Text from the merchant: at most `max` characters and `4 × max` UTF-8 bytes, no control characters (line
     /// breaks and tabs only where `allowLineBreaks`).
+    /// At most ``maxMetadataKeys`` pairs of short keys and bounded values, without control characters.
+    static func validate(metadata: [String: String]) throws(SettleError) {
+        guard metadata.count <= Self.maxMetadataKeys else {
+            throw .invalid("metadata", "metadata may have at most \(Self.maxMetadataKeys) keys.")
+        }
+        for key in metadata.keys.sorted() {
+            guard !key.isEmpty, Text.fits(key, characters: Self.maxMetadataKeyLength, bytes: Self.maxMetadataKeyLength * 4),
+                !Text.hasControlCharacters(key)
+            else {
+                throw .invalid("metadata", "metadata keys must be 1 to \(Self.maxMetadataKeyLength) characters, without control characters.")
+            }
+            try Self.text(metadata[key], param: "metadata[\(Text.echo(key, limit: 40))]", max: Self.maxMetadataValueLength, allowLineBreaks: true)
+        }
+    }
+
     static func text(_ value: String?, param: String, max: Int, required: Bool = false, allowLineBreaks: Bool = false) throws(SettleError) {
         guard let value else {
             if required { throw .invalid(param, "\(param) is required.", code: .parameterMissing) }

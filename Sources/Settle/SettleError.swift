@@ -63,6 +63,9 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case paymentNotConfirmable = "payment_not_confirmable"
             case amountMismatch = "amount_mismatch"
             case receiptAlreadyUsed = "receipt_already_used"
+            case paymentNotRefundable = "payment_not_refundable"
+            case refundNotFound = "refund_not_found"
+            case refundNotConfirmable = "refund_not_confirmable"
         }
 
         private let base: Base
@@ -121,6 +124,9 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let amountMismatch = Code(.amountMismatch)
         /// A cash receipt number already recorded for another payment.
         public static let receiptAlreadyUsed = Code(.receiptAlreadyUsed)
+        public static let paymentNotRefundable = Code(.paymentNotRefundable)
+        public static let refundNotFound = Code(.refundNotFound)
+        public static let refundNotConfirmable = Code(.refundNotConfirmable)
 
         public var description: String { base.rawValue }
 
@@ -141,9 +147,9 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             switch base {
             case .unsupportedMediaType: 415
             case .bodyTooLarge: 413
-            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound: 404
+            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound: 404
             case .methodNotAllowed: 405
-            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed: 409
+            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed, .paymentNotRefundable, .refundNotConfirmable: 409
             case .csrfTokenInvalid: 403
             case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: 401
             case .idempotencyKeyReused: 422
@@ -188,6 +194,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         case webhookEndpoint = "webhook_endpoint"
         case provider
         case settlementImport = "settlement_import"
+        case refund
     }
 
     public static func notFound(_ object: Object, id: String) -> SettleError {
@@ -198,6 +205,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .webhookEndpoint: .webhookEndpointNotFound
             case .provider: .providerNotFound
             case .settlementImport: .settlementImportNotFound
+            case .refund: .refundNotFound
             }
         return SettleError(code, "No \(object.rawValue) with id \(Text.echo(id, limit: 64)).", param: "id")
     }

@@ -24,6 +24,9 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
     case providerTransaction(provider: String, change: String)
     /// A settlement file imported (its lines' changes are audited each as a payment change).
     case settlementImported
+    /// A refund asked for, or its status changed (`refund.created`, `refund.succeeded`, …).
+    case refundCreated
+    case refundStatus(RefundStatus)
 
     public var name: String {
         switch self {
@@ -44,6 +47,8 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
         case .providerCredentialChanged: "provider.credential_changed"
         case .providerTransaction(let provider, let change): "\(provider).transaction_\(change)"
         case .settlementImported: "settlement.imported"
+        case .refundCreated: "refund.created"
+        case .refundStatus(let status): "refund.\(status.rawValue)"
         }
     }
 

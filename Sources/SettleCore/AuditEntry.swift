@@ -19,6 +19,7 @@ public enum AuditTarget: String, Sendable, Hashable, Codable {
     case provider
     case providerTransaction = "provider_transaction"
     case settlementImport = "settlement_import"
+    case refund
 }
 
 /// One entry of the append-only audit trail, before it is chained.

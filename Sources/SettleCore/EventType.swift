@@ -11,6 +11,10 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable, Custom
     case paymentRefunded = "payment.refunded"
     /// The merchant marked the order fulfilled.
     case paymentFulfilled = "payment.fulfilled"
+    /// A refund was asked for (of the provider, or of an operator when the provider has no refund API).
+    case refundCreated = "refund.created"
+    case refundSucceeded = "refund.succeeded"
+    case refundFailed = "refund.failed"
 
     public var description: String { rawValue }
 }

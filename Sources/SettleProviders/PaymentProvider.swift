@@ -45,6 +45,14 @@ public protocol PaymentProvider: Sendable {
     /// Throws `rejected` when the provider is already taking the money. The default does nothing.
     func cancelPayment(providerPaymentID: String) async throws(ProviderError)
 
+    /// Returns part or all of a succeeded payment to the buyer. Called outside any database transaction, with an
+    /// idempotency key the provider should honour where it takes one. `.succeeded` and `.pending` carry the provider's
+    /// refund id (a pending one is confirmed later by a notification naming it); `.requiresAction` means the provider
+    /// has no refund API for this payment (cash, some bank transfers): an operator pays the buyer back and confirms it.
+    /// Throws `rejected` when the provider refuses (the refund fails), `unavailable` when it could not be asked (the
+    /// refund stays pending). The default is `.requiresAction`.
+    func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult
+
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
@@ -109,6 +117,10 @@ extension PaymentProvider {
     public func resource(_ name: String, mode: Mode) async throws(ProviderError) -> ProviderResource? { nil }
 
     public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
+
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        .requiresAction("\(name) has no refund API for this payment: pay the buyer back by other means, then confirm the refund.")
+    }
 
     public var keepsTransactions: Bool { false }
 
@@ -276,6 +288,36 @@ public struct ProviderPaymentCreation: Sendable, Hashable {
         if case .voucher(let voucher, _) = nextAction { return voucher }
         return nil
     }
+}
+
+/// What Settle asks a provider to refund.
+public struct ProviderRefundRequest: Sendable {
+    public var payment: Payment
+    public var refundID: String
+    public var amount: Money
+    public var reason: String
+    /// Passed to providers that accept one, so a retried call never refunds twice.
+    public var idempotencyKey: String
+
+    public init(payment: Payment, refundID: String, amount: Money, reason: String, idempotencyKey: String) {
+        self.payment = payment
+        self.refundID = refundID
+        self.amount = amount
+        self.reason = reason
+        self.idempotencyKey = idempotencyKey
+    }
+
+    /// The whole of what the buyer paid.
+    public var isFull: Bool { amount.minorUnits == payment.amount.minorUnits }
+}
+
+/// What the provider did with a refund request.
+public enum ProviderRefundResult: Sendable, Hashable {
+    case succeeded(providerRefundID: String?)
+    /// Accepted; a notification naming the refund id confirms it later.
+    case pending(providerRefundID: String?)
+    /// The provider cannot refund this payment through its API (the reason, for the operator).
+    case requiresAction(String)
 }
 
 /// Settle's addresses for one payment, as a provider puts them in what it sends the buyer.

@@ -80,15 +80,20 @@ public struct ProviderEvent: Sendable, Hashable {
     }
 }
 
-/// Money a provider returned to the buyer, reported in an event.
+/// Money a provider returned to the buyer, reported in an event: the outcome of a refund Settle asked for (found by
+/// its provider id), or a refund the provider made itself (a full refund of a succeeded payment, `outcome`
+/// `.succeeded`).
 public struct ProviderRefund: Sendable, Hashable {
     /// The provider's id for the refund (or for the voided transaction).
     public var providerRefundID: String
     public var reason: String
+    /// `succeeded` (the default) or `failed`.
+    public var outcome: RefundStatus
 
-    public init(providerRefundID: String, reason: String) {
+    public init(providerRefundID: String, reason: String, outcome: RefundStatus = .succeeded) {
         self.providerRefundID = providerRefundID
         self.reason = reason
+        self.outcome = outcome
     }
 }
 

@@ -116,7 +116,8 @@ func makeUseCases(
         health: HealthService(store: store),
         pages: BuyerPages(store: store, providers: providers, tokens: pageTokens, publicURL: publicURL, httpClient: httpClient, logger: logger),
         pageTokens: pageTokens,
-        settlements: SettlementService(store: store, providers: providers, logger: logger)
+        settlements: SettlementService(store: store, providers: providers, logger: logger),
+        refunds: RefundService(store: store, providers: providers, logger: logger)
     )
 }
 

@@ -35,6 +35,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     EventsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)
     WebhookEndpointsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)
     SettlementsController(settlements: useCases.settlements, idempotency: useCases.idempotency).addRoutes(to: api)
+    RefundsController(refunds: useCases.refunds, idempotency: useCases.idempotency).addRoutes(to: api)
     ProvidersController(providers: useCases.providers).addRoutes(to: api)
     return router
 }

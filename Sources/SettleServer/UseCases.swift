@@ -13,12 +13,14 @@ public struct UseCases: Sendable {
     public let pages: BuyerPages
     public let pageTokens: PageTokens
     public let settlements: SettlementService
+    public let refunds: RefundService
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
-        pageTokens: PageTokens, settlements: SettlementService
+        pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService
     ) {
+        self.refunds = refunds
         self.settlements = settlements
         self.payments = payments
         self.idempotency = idempotency

@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -255,6 +255,22 @@ enum Schema {
                 report TEXT NOT NULL, imported_at BIGINT NOT NULL, UNIQUE (provider, mode, sha256)
             )
             """,
+        ]
+    }
+
+    /// Refunds as a state machine of their own: their mode, status, failure, metadata and last change; the provider's
+    /// refund id looked up by notifications. The full refunds recorded before are succeeded ones.
+    static let refundStates = Migration(version: 10, name: "refund_states") { _ in
+        [
+            "ALTER TABLE refunds ADD COLUMN mode TEXT",
+            "ALTER TABLE refunds ADD COLUMN status TEXT NOT NULL DEFAULT 'succeeded'",
+            "ALTER TABLE refunds ADD COLUMN failure_code TEXT",
+            "ALTER TABLE refunds ADD COLUMN failure_message TEXT",
+            "ALTER TABLE refunds ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'",
+            "ALTER TABLE refunds ADD COLUMN updated_at BIGINT",
+            "UPDATE refunds SET mode = (SELECT p.mode FROM payments p WHERE p.id = refunds.payment_id), updated_at = created_at",
+            "CREATE INDEX refunds_provider_refund ON refunds (provider_refund_id)",
+            "CREATE INDEX refunds_by_mode ON refunds (mode, seq)",
         ]
     }
 }

@@ -64,9 +64,9 @@ extension StoreTransaction {
         let amount = payment.amount.minorUnits - payment.amountRefunded
         try await query(
             """
-            INSERT INTO refunds (id, payment_id, amount, currency, reason, provider_refund_id, created_at)
+            INSERT INTO refunds (id, payment_id, amount, currency, reason, provider_refund_id, created_at, mode, status, updated_at)
             VALUES (\(id), \(payment.id), \(amount), \(payment.amount.currency.code), \(reason), \(providerRefundID),
-                \(UnixTime.milliseconds(at)))
+                \(UnixTime.milliseconds(at)), \(payment.mode.rawValue), 'succeeded', \(UnixTime.milliseconds(at)))
             """
         )
         try await query(

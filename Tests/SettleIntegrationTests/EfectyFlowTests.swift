@@ -160,7 +160,7 @@ import Testing
             // The same bytes again, through the API and through the inbox: the first report, nothing changed.
             let again = try await h.settle.request(.POST, "/v1/providers/efecty/settlements", contentType: "text/csv", rawBody: first)
             #expect(again.status == 200 && again.json["id"] as? String == imported.report["id"]?.stringValue)
-            FileManager.default.createFile(atPath: (h.inbox as NSString).appendingPathComponent("copia.csv"), contents: Data(first))
+            _ = FileManager.default.createFile(atPath: (h.inbox as NSString).appendingPathComponent("copia.csv"), contents: Data(first))
             #expect(await h.scan().map(\.outcome) == ["processed"])
             // A file that repeats those two lines and adds a third payment, with one line twice.
             _ = try h.counter.pay(reference: references[2], amountPesos: 150_000)

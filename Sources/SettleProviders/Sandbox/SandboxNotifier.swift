@@ -70,6 +70,29 @@ public struct SandboxNotifier: Sendable {
         )
     }
 
+    /// The signed `refund.succeeded` (or `refund.failed`) for a refund the sandbox left pending.
+    public func refundMessage(providerRefundID: String, paymentID: String, amount: Money, succeeded: Bool, now: Date = Date()) -> Message {
+        let eventID = Identifier.make("sbevt")
+        let body = JSONValue.object([
+            ("id", .string(eventID)), ("type", .string(succeeded ? "refund.succeeded" : "refund.failed")),
+            ("data", .object([
+                ("payment_id", .string(paymentID)), ("refund_id", .string(providerRefundID)), ("amount", .int(amount.minorUnits)),
+                ("currency", .string(amount.currency.code)),
+            ])),
+        ]).bytes()
+        let messageID = "msg_" + eventID.split(separator: "_", maxSplits: 1).last.map(String.init)!
+        let timestamp = UnixTime.seconds(now)
+        let signature = StandardWebhooks.signature(secret: secret, id: messageID, timestamp: timestamp, body: body)
+        return Message(
+            eventID: eventID,
+            headers: [
+                ("content-type", "application/json"), ("webhook-id", messageID), ("webhook-timestamp", String(timestamp)),
+                ("webhook-signature", signature),
+            ],
+            body: body
+        )
+    }
+
     /// Posts a message; returns the HTTP status Settle answered.
     @discardableResult
     public func send(_ message: Message, timeout: TimeAmount = .seconds(15)) async throws -> Int {

@@ -60,6 +60,15 @@ public struct SandboxProvider: PaymentProvider {
         } catch {
             throw NotificationRejection(.malformed, "The notification body is not a sandbox event.")
         }
+        if let refundID = message.data.refundID, message.type == "refund.succeeded" || message.type == "refund.failed" {
+            let refund = ProviderRefund(providerRefundID: refundID, reason: "sandbox", outcome: message.type == "refund.succeeded" ? .succeeded : .failed)
+            return VerifiedNotification(events: [
+                ProviderEvent(
+                    eventID: message.id, type: message.type, target: .payment(id: message.data.paymentID), outcome: nil,
+                    amountMinorUnits: message.data.amount, currencyCode: message.data.currency, refund: refund
+                )
+            ])
+        }
         let event = ProviderEvent(
             eventID: message.id, type: message.type, target: .payment(id: message.data.paymentID),
             outcome: SandboxAction.outcome(forEventType: message.type), amountMinorUnits: message.data.amount,
@@ -74,6 +83,17 @@ public struct SandboxProvider: PaymentProvider {
         nil
     }
 
+    /// The metadata key of a test payment whose refunds the sandbox leaves pending, to be settled from its refund page
+    /// (`/sandbox/refunds/{refund id}`) with a signed `refund.succeeded` or `refund.failed`.
+    public static let pendingRefundsKey = "sandbox_refunds"
+
+    /// Instant, unless the payment's metadata asks for pending refunds (`"sandbox_refunds": "pending"`).
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        guard secret != nil else { throw ProviderError(.disabled, "The sandbox provider is disabled.") }
+        let id = "sb_" + (request.refundID.split(separator: "_", maxSplits: 1).last.map(String.init) ?? request.refundID)
+        return request.payment.metadata[Self.pendingRefundsKey] == "pending" ? .pending(providerRefundID: id) : .succeeded(providerRefundID: id)
+    }
+
     static func providerPaymentID(for paymentID: String) -> String {
         "sb_" + paymentID.split(separator: "_", maxSplits: 1).last.map(String.init)!
     }
@@ -85,11 +105,14 @@ struct SandboxMessage: Codable, Sendable {
         var paymentID: String
         var amount: Int64
         var currency: String
+        /// For `refund.succeeded` and `refund.failed`: the sandbox's id of the refund.
+        var refundID: String?
 
         enum CodingKeys: String, CodingKey {
             case paymentID = "payment_id"
             case amount
             case currency
+            case refundID = "refund_id"
         }
     }
 
