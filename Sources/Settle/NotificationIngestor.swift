@@ -177,9 +177,17 @@ public struct NotificationIngestor: Sendable {
             try await store("unchanged", reason) ? .unchanged(paymentID: payment.id, reason: reason) : .duplicate
         }
         // The outcome of a refund Settle asked for: through the refund state machine.
-        if let known = try await tx.refund(provider: provider, providerRefundID: refund.providerRefundID), known.paymentID == payment.id,
-            let locked = try await tx.lockRefund(id: known.id)
-        {
+        // Found by its provider id, or, when the provider answers before Settle recorded that id, the refund of the same
+        // amount still waiting for one.
+        var known = try await tx.refund(provider: provider, providerRefundID: refund.providerRefundID)
+        if known == nil, let amount = event.amountMinorUnits {
+            known = try await tx.pendingRefundWithoutProviderID(paymentID: payment.id, amount: amount)
+        }
+        if let known, known.paymentID == payment.id, var locked = try await tx.lockRefund(id: known.id) {
+            if locked.providerRefundID == nil {
+                try await tx.updateRefund(id: locked.id, status: locked.status, providerRefundID: refund.providerRefundID, failure: nil, at: at)
+                locked.providerRefundID = refund.providerRefundID
+            }
             let input: RefundStateMachine.Input = refund.outcome == .failed ? .providerFailed : .providerSucceeded
             guard try await store("applied:refund_\(refund.outcome.rawValue)", locked.id) else { return .duplicate }
             let failure = refund.outcome == .failed ? PaymentFailure(code: "refund_failed", message: "The provider reported the refund failed.") : nil

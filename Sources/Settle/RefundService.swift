@@ -53,6 +53,12 @@ public struct RefundService: Sendable {
         let at = now()
         let id = Identifier.make("re")
         let logger = self.logger
+        let stored = try await store.fetch({ try await store.payment(id: request.paymentID) }, logger: logger)
+        if let stored, stored.mode == caller.mode, stored.status == .succeeded, let provider = providers.provider(named: stored.provider),
+            let refusal = provider.refundRefusal(for: stored, amount: request.amount ?? stored.amount.minorUnits - stored.amountRefunded)
+        {
+            throw SettleError(.refundNotSupported, refusal, param: request.amount == nil ? nil : "amount")
+        }
         let (payment, pending) = try await store.perform({ tx -> (Payment, Refund) in
             guard let payment = try await tx.lockPayment(id: request.paymentID), payment.mode == caller.mode else {
                 throw SettleError.notFound(.payment, id: request.paymentID)

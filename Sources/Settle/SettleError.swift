@@ -66,6 +66,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case paymentNotRefundable = "payment_not_refundable"
             case refundNotFound = "refund_not_found"
             case refundNotConfirmable = "refund_not_confirmable"
+            case refundNotSupported = "refund_not_supported"
         }
 
         private let base: Base
@@ -127,6 +128,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let paymentNotRefundable = Code(.paymentNotRefundable)
         public static let refundNotFound = Code(.refundNotFound)
         public static let refundNotConfirmable = Code(.refundNotConfirmable)
+        /// The provider refunds this payment only in other ways (Wompi voids card payments in full only).
+        public static let refundNotSupported = Code(.refundNotSupported)
 
         public var description: String { base.rawValue }
 

@@ -53,6 +53,10 @@ public protocol PaymentProvider: Sendable {
     /// refund stays pending). The default is `.requiresAction`.
     func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult
 
+    /// Why this provider will not refund `amount` of `payment` at all (Wompi voids card payments in full only), in
+    /// words for the merchant: the request is refused with `400` before anything is stored. `nil` (the default): ask.
+    func refundRefusal(for payment: Payment, amount: Int64) -> String?
+
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
@@ -117,6 +121,8 @@ extension PaymentProvider {
     public func resource(_ name: String, mode: Mode) async throws(ProviderError) -> ProviderResource? { nil }
 
     public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
+
+    public func refundRefusal(for payment: Payment, amount: Int64) -> String? { nil }
 
     public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
         .requiresAction("\(name) has no refund API for this payment: pay the buyer back by other means, then confirm the refund.")

@@ -30,6 +30,16 @@ extension StoreTransaction {
         ).first.map(Refund.init(row:))
     }
 
+    /// A pending refund of this amount whose provider id is not recorded yet (the provider's notification came first).
+    public func pendingRefundWithoutProviderID(paymentID: String, amount: Int64) async throws -> Refund? {
+        try await query(
+            """
+            SELECT * FROM refunds WHERE payment_id = \(paymentID) AND amount = \(amount) AND status = 'pending'
+                AND provider_refund_id IS NULL ORDER BY seq LIMIT 1
+            """
+        ).first.map(Refund.init(row:))
+    }
+
     /// What the payment's refunds hold of its amount: pending, succeeded and waiting for an operator.
     public func heldRefundAmount(paymentID: String) async throws -> Int64 {
         try await query(

@@ -289,4 +289,37 @@ import Testing
             #expect(try await settle.paymentStatus(abandoned) == "expired")
         }
     }
+
+    /// Refunds through Stripe's refund API on the session's payment intent: a part at once, the rest left pending and
+    /// settled by its `refund.updated` event; a pending refund that fails frees its amount.
+    @Test(arguments: Engine.enabled)
+    func refundsGoThroughStripe(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let (id, session, _) = try await create(settle, amount: 10_000, currency: "USD")
+            try await emulator.pay(sessionID: session)
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            let part = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":3000,"reason":"duplicate"}"#)
+            #expect(part.status == 201 && part.json["status"] as? String == "succeeded", "\(part.text)")
+            let partID = try #require(part.json["id"] as? String)
+            let stripeRefund = try #require(emulator.refunds.first)
+            #expect(part.json["provider_refund_id"] as? String == stripeRefund.id)
+            #expect(stripeRefund.amount == 3000 && stripeRefund.reason == "duplicate" && stripeRefund.paymentIntent == emulator.session(session)?.paymentIntent)
+            #expect(stripeRefund.metadata == ["settle_payment": id, "settle_refund": partID])
+
+            emulator.faults.pendingRefunds = true
+            let rest = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(rest.status == 201 && rest.json["status"] as? String == "pending" && rest.json["amount"] as? Int == 7000, "\(rest.text)")
+            let restStripe = try #require(rest.json["provider_refund_id"] as? String)
+            try await emulator.settleRefund(restStripe, succeeded: false)
+            #expect(try await settle.request(.GET, "/v1/refunds/\(try #require(rest.json["id"] as? String))").json["status"] as? String == "failed")
+            let again = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(again.status == 201 && again.json["status"] as? String == "pending", "\(again.text)")
+            try await emulator.settleRefund(try #require(again.json["provider_refund_id"] as? String), succeeded: true)
+            let payment = try await settle.request(.GET, "/v1/payments/\(id)").json
+            #expect(payment["amount_refunded"] as? Int == 10_000 && payment["refunded"] as? Bool == true)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "refund.succeeded") == 2)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "refund.failed") == 1)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "payment.refunded") == 1)
+        }
+    }
 }

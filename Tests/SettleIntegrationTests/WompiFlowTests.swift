@@ -394,6 +394,41 @@ import Testing
             #expect(try await settle.store.eventCount(paymentID: id, type: "payment.refunded") == 1)
             #expect(try await emulator.sendEvent(transactionID: transaction) == 200)  // the VOIDED event again
             #expect(try await settle.store.eventCount(paymentID: id, type: "payment.refunded") == 1)
+            // A void made at Wompi is a refund too.
+            let refunds = try await settle.request(.GET, "/v1/refunds?payment=\(id)").json["data"] as? [[String: Any]] ?? []
+            #expect(refunds.map { $0["status"] as? String } == ["succeeded"] && refunds.first?["provider_refund_id"] as? String == transaction)
+        }
+    }
+
+    /// A refund asked of Settle voids the card payment at Wompi, in full; a part is refused before anything is asked;
+    /// a PSE payment's refund waits for an operator.
+    @Test(arguments: Engine.enabled)
+    func refundsVoidCardPaymentsInFull(_ engine: Engine) async throws {
+        try await withWompi(engine) { settle, emulator in
+            let created = try await create(settle)
+            let id = try #require(created["id"] as? String)
+            _ = try await payByCard(try #require(created["checkout_url"] as? String), card: "4242424242424242")
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            let part = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":1000000}"#)
+            #expect(part.status == 400 && (part.json["error"] as? [String: Any])?["code"] as? String == "refund_not_supported", "\(part.text)")
+            let full = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(full.status == 201 && full.json["status"] as? String == "succeeded", "\(full.text)")
+            let transaction = try #require(full.json["provider_refund_id"] as? String)
+            #expect(emulator.transaction(transaction)?.status == "VOIDED")
+            #expect(emulator.apiCalls.contains("POST /v1/transactions/\(transaction)/void"))
+            let payment = try await payment(settle, id)
+            #expect(payment["amount_refunded"] as? Int == 5_000_000 && payment["refunded"] as? Bool == true)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "refund.succeeded") == 1)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "payment.refunded") == 1)
+            let refunds = try await settle.request(.GET, "/v1/refunds?payment=\(id)").json["data"] as? [[String: Any]] ?? []
+            #expect(refunds.count == 1, "the VOIDED event made a second refund")
+
+            let pse = try await create(settle, method: #"{"type":"pse","bank":"1","user_type":"natural","legal_id_type":"CC","legal_id":"1020304050"}"#)
+            let pseID = try #require(pse["id"] as? String)
+            _ = try await browse("\(emulator.baseURL)/bank/\(try #require(pse["provider_payment_id"] as? String))", form: [("action", "pay")])
+            #expect(try await settle.paymentStatus(pseID) == "succeeded")
+            let manual = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(pseID)","amount":1000000}"#)
+            #expect(manual.status == 201 && manual.json["status"] as? String == "requires_action", "\(manual.text)")
         }
     }
 

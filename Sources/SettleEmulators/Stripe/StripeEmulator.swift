@@ -45,6 +45,8 @@ public final class StripeEmulator: Sendable {
         public var cancelURL: String?
         public var expiresAt: Int64
         public var created: Int64
+        /// Set once the buyer pays: what refunds name.
+        public var paymentIntent: String?
 
         func json(baseURL: String) -> JSONValue {
             .object([
@@ -53,7 +55,27 @@ public final class StripeEmulator: Sendable {
                 ("client_reference_id", .string(clientReferenceID)), ("metadata", .stringMap(metadata)),
                 ("success_url", .string(successURL)), ("cancel_url", .string(cancelURL)), ("expires_at", .int(expiresAt)),
                 ("created", .int(created)), ("mode", .string("payment")), ("livemode", .bool(false)),
-                ("url", status == "open" ? .string("\(baseURL)/pay/\(id)") : .null),
+                ("url", status == "open" ? .string("\(baseURL)/pay/\(id)") : .null), ("payment_intent", .string(paymentIntent)),
+            ])
+        }
+    }
+
+    /// A refund as the emulator keeps it.
+    public struct Refund: Sendable {
+        public var id: String
+        public var paymentIntent: String
+        public var amount: Int64
+        public var currency: String
+        /// `succeeded`, `pending`, `failed`.
+        public var status: String
+        public var reason: String?
+        public var metadata: [String: String]
+
+        func json() -> JSONValue {
+            .object([
+                ("id", .string(id)), ("object", .string("refund")), ("amount", .int(amount)), ("currency", .string(currency)),
+                ("payment_intent", .string(paymentIntent)), ("status", .string(status)), ("reason", .string(reason)),
+                ("metadata", .stringMap(metadata)), ("created", .int(UnixTime.seconds(Date()))),
             ])
         }
     }
@@ -66,11 +88,14 @@ public final class StripeEmulator: Sendable {
         public var apiDelay: Duration = .zero
         /// Every event is sent twice.
         public var duplicateEvents = false
+        /// Refunds stay `pending` until ``settleRefund(_:succeeded:)``.
+        public var pendingRefunds = false
         public init() {}
     }
 
     private struct State {
         var sessions: [String: Session] = [:]
+        var refunds: [String: Refund] = [:]
         var idempotency: [String: (request: String, status: Int, body: [UInt8])] = [:]
         var faults = Faults()
         var port: Int?
@@ -101,6 +126,8 @@ public final class StripeEmulator: Sendable {
     }
 
     public func session(_ id: String) -> Session? { state.withLock { $0.sessions[id] } }
+    public func refund(_ id: String) -> Refund? { state.withLock { $0.refunds[id] } }
+    public var refunds: [Refund] { state.withLock { Array($0.refunds.values) } }
 
     /// `http://host:port` once running.
     public var baseURL: String { "http://\(configuration.host):\(state.withLock { $0.port } ?? configuration.port)" }
@@ -137,6 +164,7 @@ public final class StripeEmulator: Sendable {
         router.post("v1/checkout/sessions/:id/expire") { request, context in
             try await self.api(request) { try await self.expireSession(try context.parameters.require("id")) }
         }
+        router.post("v1/refunds") { request, _ in try await self.api(request) { try await self.createRefund(request) } }
         router.get("pay/:id") { _, context in try self.page(try context.parameters.require("id")) }
         router.post("pay/:id") { request, context in try await self.choose(request, id: try context.parameters.require("id")) }
         return router
@@ -213,6 +241,71 @@ public final class StripeEmulator: Sendable {
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// `POST /v1/refunds` (`payment_intent`, optional `amount`, `reason`, `metadata[…]`), with Stripe's idempotency:
+    /// never more than what was paid and not yet refunded; `succeeded` at once (or `pending`, by fault), with its
+    /// `refund.created` and, once final, `refund.updated` event.
+    private func createRefund(_ request: Request) async throws -> Response {
+        let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
+        let key = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let key, let stored = state.withLock({ $0.idempotency["refund:" + key] }) {
+            guard stored.request == text else {
+                return Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use",
+                    message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
+            }
+            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
+        }
+        let form = Dictionary(FormURLEncoded.pairs(Array(text.utf8)), uniquingKeysWith: { first, _ in first })
+        guard let intent = form["payment_intent"], let session = state.withLock({ $0.sessions.values.first { $0.paymentIntent == intent } }) else {
+            return Self.error(400, type: "invalid_request_error", code: "resource_missing", message: "No such payment_intent: '\(form["payment_intent"] ?? "")'", param: "payment_intent")
+        }
+        let refunded = state.withLock { $0.refunds.values.filter { $0.paymentIntent == intent && $0.status != "failed" }.reduce(Int64(0)) { $0 + $1.amount } }
+        let remaining = session.amountTotal - refunded
+        let amount = form["amount"].flatMap { Int64($0) } ?? remaining
+        guard amount > 0, amount <= remaining else {
+            return Self.error(400, type: "invalid_request_error", code: "amount_too_large",
+                message: "Refund amount (\(amount)) is greater than unrefunded amount on charge (\(remaining))", param: "amount")
+        }
+        if let reason = form["reason"], !["duplicate", "fraudulent", "requested_by_customer"].contains(reason) {
+            return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid reason: \(reason)", param: "reason")
+        }
+        var metadata: [String: String] = [:]
+        for (name, value) in form where name.hasPrefix("metadata[") && name.hasSuffix("]") {
+            metadata[String(name.dropFirst("metadata[".count).dropLast())] = value
+        }
+        let refund = Refund(
+            id: "re_" + Identifier.randomToken(length: 24), paymentIntent: intent, amount: amount, currency: session.currency,
+            status: faults.pendingRefunds ? "pending" : "succeeded", reason: form["reason"], metadata: metadata
+        )
+        let body = refund.json().bytes()
+        state.withLock { state in
+            state.refunds[refund.id] = refund
+            if let key { state.idempotency["refund:" + key] = (text, 200, body) }
+        }
+        try await sendRefundEvent(type: "refund.created", refundID: refund.id)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A pending refund's outcome: `refund.updated` (succeeded) or `refund.failed`.
+    public func settleRefund(_ id: String, succeeded: Bool) async throws {
+        state.withLock { $0.refunds[id]?.status = succeeded ? "succeeded" : "failed" }
+        try await sendRefundEvent(type: succeeded ? "refund.updated" : "refund.failed", refundID: id)
+    }
+
+    /// A signed event about a refund (its object in `data.object`).
+    public func sendRefundEvent(type: String, refundID: String) async throws {
+        guard let refund = refund(refundID) else { return }
+        let id = "evt_" + Identifier.randomToken(length: 24)
+        let body = JSONValue.object([
+            ("id", .string(id)), ("object", .string("event")), ("api_version", .string("2024-06-20")),
+            ("created", .int(UnixTime.seconds(Date()))), ("livemode", .bool(false)), ("type", .string(type)),
+            ("data", .object([("object", refund.json())])),
+        ]).bytes()
+        let signature = Self.signatureHeader(secret: configuration.webhookSecret, timestamp: UnixTime.seconds(Date()), body: body)
+        _ = try await deliver((id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body))
+    }
+
     private func retrieve(_ id: String) throws -> Response {
         guard let session = session(id) else {
             return Self.error(404, type: "invalid_request_error", code: "resource_missing", message: "No such checkout.session: '\(id)'", param: "session")
@@ -236,6 +329,7 @@ public final class StripeEmulator: Sendable {
             guard var session = state.sessions[sessionID], session.status == "open" else { return nil }
             session.status = "complete"
             session.paymentStatus = delayed ? "unpaid" : "paid"
+            session.paymentIntent = "pi_" + Identifier.randomToken(length: 24)
             state.sessions[sessionID] = session
             return session
         }

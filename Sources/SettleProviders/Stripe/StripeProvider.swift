@@ -116,7 +116,65 @@ public struct StripeProvider: PaymentProvider {
         guard let envelope = try? JSONDecoder().decode(StripeEventEnvelope.self, from: Data(notification.body)) else {
             throw NotificationRejection(.malformed, "The body is not a Stripe event.")
         }
+        if envelope.type.hasPrefix("refund."), let refund = try? JSONDecoder().decode(StripeEventRefund.self, from: Data(notification.body)).data.object {
+            return VerifiedNotification(events: [Self.event(refund: refund, envelope: envelope)])
+        }
         return VerifiedNotification(events: [Self.event(from: envelope, body: notification.body)])
+    }
+
+    /// A refund event: for a refund Settle asked for (its metadata names the payment), `succeeded` or `failed` settles
+    /// it; `pending` changes nothing. A refund made in Stripe's dashboard carries no Settle payment and is stored
+    /// unmatched.
+    static func event(refund: StripeRefund, envelope: StripeEventEnvelope) -> ProviderEvent {
+        let outcome: RefundStatus? =
+            switch refund.status {
+            case "succeeded": .succeeded
+            case "failed", "canceled": .failed
+            default: nil
+            }
+        var amount: Int64?
+        if let value = refund.amount, let currency = refund.currency.flatMap(Currency.lookup) {
+            amount = StripeCurrency.minorUnits(stripeAmount: value, currency: currency) ?? -1
+        }
+        return ProviderEvent(
+            eventID: envelope.id, type: envelope.type, target: refund.metadata?["settle_payment"].map { .payment(id: $0) }, outcome: nil,
+            amountMinorUnits: amount, currencyCode: refund.currency?.uppercased(),
+            refund: outcome.map { ProviderRefund(providerRefundID: refund.id, reason: "refunded at Stripe", outcome: $0) }
+        )
+    }
+
+    /// `POST /v1/refunds` on the session's payment intent, with Settle's idempotency key and the refund's ids in its
+    /// metadata (so its events find the payment).
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        guard let api else { throw ProviderError(.disabled, "The Stripe provider is disabled.") }
+        guard let sessionID = request.payment.providerPaymentID else {
+            throw ProviderError(.rejected, providerCode: "no_session", "Settle does not know this payment's Stripe session.")
+        }
+        let escaped = sessionID.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "_"))) ?? ""
+        guard let session = try? JSONDecoder().decode(StripeSession.self, from: Data(try await api.get("/v1/checkout/sessions/\(escaped)"))),
+            let intent = session.paymentIntent
+        else { throw ProviderError(.rejected, providerCode: "no_payment_intent", "The Stripe session has no payment to refund.") }
+        let amount: Int64
+        do {
+            amount = try StripeCurrency.amount(request.amount)
+        } catch {
+            throw ProviderError(.unsupported, providerCode: "amount", error.message)
+        }
+        var form = StripeForm()
+        form.add("payment_intent", intent)
+        form.add("amount", String(amount))
+        if ["requested_by_customer", "duplicate", "fraudulent"].contains(request.reason) { form.add("reason", request.reason) }
+        form.add("metadata[settle_payment]", request.payment.id)
+        form.add("metadata[settle_refund]", request.refundID)
+        let bytes = try await api.post("/v1/refunds", form: form, idempotencyKey: request.idempotencyKey)
+        guard let refund = try? JSONDecoder().decode(StripeRefund.self, from: Data(bytes)) else {
+            throw ProviderError(.unavailable, "Stripe answered with something that is not a refund.")
+        }
+        switch refund.status {
+        case "succeeded": return .succeeded(providerRefundID: refund.id)
+        case "failed", "canceled": throw ProviderError(.rejected, providerCode: refund.status, "Stripe could not refund the payment (\(refund.status ?? "")).")
+        default: return .pending(providerRefundID: refund.id)
+        }
     }
 
     /// Maps a verified Stripe event onto Settle's outcomes.
@@ -187,13 +245,32 @@ struct StripeSession: Codable, Sendable {
     var amountTotal: Int64?
     var currency: String?
     var clientReferenceID: String?
+    var paymentIntent: String?
 
     enum CodingKeys: String, CodingKey {
         case id, object, url, status, currency
         case paymentStatus = "payment_status"
         case amountTotal = "amount_total"
         case clientReferenceID = "client_reference_id"
+        case paymentIntent = "payment_intent"
     }
+}
+
+/// The fields of a Refund Settle reads.
+struct StripeRefund: Decodable, Sendable {
+    var id: String
+    var object: String?
+    var status: String?
+    var amount: Int64?
+    var currency: String?
+    var metadata: [String: String]?
+}
+
+struct StripeEventRefund: Decodable, Sendable {
+    struct DataField: Decodable, Sendable {
+        let object: StripeRefund
+    }
+    let data: DataField
 }
 
 struct StripeEventEnvelope: Decodable, Sendable {

@@ -71,6 +71,13 @@ struct WompiAPI: Sendable {
         return transaction
     }
 
+    /// `POST /transactions/{id}/void`: cancels an approved card transaction in full (Wompi's only refund). Sent once:
+    /// Wompi takes no idempotency key, and a second void of a voided transaction is refused anyway.
+    func void(id: String) async throws(ProviderError) -> WompiTransaction? {
+        let data = try await send(.POST, "/transactions/\(Self.escape(id))/void", key: privateKey.value, body: Array("{}".utf8), retryable: false)
+        return WompiTransaction(data["transaction"] ?? data)
+    }
+
     /// `GET /transactions?reference=…`: every transaction made for one of Settle's payments.
     func transactions(reference: String) async throws(ProviderError) -> [WompiTransaction] {
         let data = try await get("/transactions?reference=\(Self.escape(reference))", key: privateKey.value)

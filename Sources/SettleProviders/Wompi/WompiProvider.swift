@@ -302,7 +302,8 @@ public struct WompiProvider: PaymentProvider {
             eventID: eventID, type: "transaction.updated:\(transaction.status)", target: target,
             outcome: mapped.outcome, amountMinorUnits: transaction.amountInCents, currencyCode: transaction.currency,
             failure: mapped.outcome == .failed ? Self.failure(transaction) : nil,
-            refund: mapped.refund ? ProviderRefund(providerRefundID: transaction.id, reason: "voided at Wompi") : nil
+            refund: mapped.refund ? ProviderRefund(providerRefundID: transaction.id, reason: "voided at Wompi") : nil,
+            providerPaymentID: transaction.id
         )
     }
 
@@ -369,6 +370,34 @@ public struct WompiProvider: PaymentProvider {
             return nil
         }
         return Self.state(transaction)
+    }
+
+    // MARK: - Refunds
+
+    /// Wompi returns money only by voiding an approved card transaction, in full: anything else is refused before it is
+    /// asked for. PSE, Nequi and Bancolombia transfers have no refund through Wompi's API.
+    public func refundRefusal(for payment: Payment, amount: Int64) -> String? {
+        let type = payment.paymentMethod?.type ?? PaymentMethod.checkoutType
+        guard type == PaymentMethod.checkoutType else { return nil }  // requires_action: an operator pays back
+        guard amount == payment.amount.minorUnits, payment.amountRefunded == 0 else {
+            return "Wompi refunds card payments only by voiding them in full (\(payment.amount.formatted())); refund the whole amount, or pay this part back by other means."
+        }
+        return nil
+    }
+
+    /// A card payment is voided at Wompi (its `VOIDED` event confirms it); a PSE, Nequi or Bancolombia payment waits for
+    /// an operator.
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        guard let api else { throw ProviderError(.disabled, "The Wompi provider is disabled.") }
+        let type = request.payment.paymentMethod?.type ?? PaymentMethod.checkoutType
+        guard type == PaymentMethod.checkoutType else {
+            return .requiresAction("Wompi has no refund for \(type) payments: pay the buyer back by other means, then confirm the refund.")
+        }
+        guard let transaction = request.payment.providerPaymentID else {
+            throw ProviderError(.rejected, providerCode: "no_transaction", "Settle does not know this payment's Wompi transaction.")
+        }
+        let voided = try await api.void(id: transaction)
+        return voided?.status == "VOIDED" ? .succeeded(providerRefundID: transaction) : .pending(providerRefundID: transaction)
     }
 
     public func buyerInstructions(for payment: Payment) -> String? {
