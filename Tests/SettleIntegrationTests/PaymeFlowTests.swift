@@ -361,4 +361,22 @@ import Testing
             #expect(get.status == 405 && get.errorCode == "method_not_allowed", "\(get.text)")
         }
     }
+
+    /// A paid receipt is refunded by cancelling it at Payme, in full only; a checkout payment's refund waits for an
+    /// operator (Payme's merchant cabinet cancels it).
+    @Test(arguments: Engine.enabled)
+    func receiptsAreRefundedByCancellingThem(_ engine: Engine) async throws {
+        try await withPayme(engine) { payme in
+            let (id, json) = try await createOrder(payme, extra: #","payme_mode":"receipt""#)
+            let receiptID = try #require(json["provider_payment_id"] as? String)
+            _ = try await payme.emulator.pay(receiptID: receiptID)
+            #expect(try await payme.settle.paymentStatus(id) == "succeeded")
+            let part = try await payme.settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":100000}"#)
+            #expect(part.status == 400 && (part.json["error"] as? [String: Any])?["code"] as? String == "refund_not_supported", "\(part.text)")
+            let full = try await payme.settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(full.status == 201 && full.json["status"] as? String == "succeeded" && full.json["provider_refund_id"] as? String == receiptID, "\(full.text)")
+            #expect(payme.emulator.receipt(receiptID)?.state == 50)
+            #expect(try await payme.settle.request(.GET, "/v1/payments/\(id)").json["refunded"] as? Bool == true)
+        }
+    }
 }

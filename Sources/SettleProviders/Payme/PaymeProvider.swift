@@ -119,6 +119,27 @@ public struct PaymeProvider: SynchronousProvider {
         }
     }
 
+    // MARK: - Refunds
+
+    /// A paid receipt is refunded by cancelling it, in full only; a checkout payment is cancelled from Payme's merchant
+    /// cabinet (Payme then calls `CancelTransaction`, recorded as a refund), so its refund waits for an operator.
+    public func refundRefusal(for payment: Payment, amount: Int64) -> String? {
+        guard payment.paymentMethod?.type == "receipt" else { return nil }
+        guard amount == payment.amount.minorUnits, payment.amountRefunded == 0 else {
+            return "Payme refunds a paid receipt only by cancelling it in full (\(payment.amount.formatted())); refund the whole amount, or pay this part back by other means."
+        }
+        return nil
+    }
+
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        guard request.payment.paymentMethod?.type == "receipt", let receipt = request.payment.providerPaymentID else {
+            return .requiresAction("Cancel the transaction in Payme's merchant cabinet (Payme then reports it), or pay the buyer back by other means, then confirm the refund.")
+        }
+        guard let subscribe else { throw ProviderError(.disabled, "The Payme provider is disabled.") }
+        let cancelled = try await subscribe.cancel(id: receipt)
+        return cancelled.state == 50 ? .succeeded(providerRefundID: receipt) : .pending(providerRefundID: receipt)
+    }
+
     /// Open receipts are checked on every sweep: Payme's own call may be late or lost.
     public var openPaymentPolling: OpenPaymentPolling? { OpenPaymentPolling(quiet: .zero, every: .zero) }
 
