@@ -180,6 +180,9 @@ public struct NotificationIngestor: Sendable {
         // Found by its provider id, or, when the provider answers before Settle recorded that id, the refund of the same
         // amount still waiting for one.
         var known = try await tx.refund(provider: provider, providerRefundID: refund.providerRefundID)
+        if known == nil, let refundID = refund.refundID, let named = try await tx.readRefund(id: refundID), named.providerRefundID == nil {
+            known = named
+        }
         if known == nil, let amount = event.amountMinorUnits {
             known = try await tx.pendingRefundWithoutProviderID(paymentID: payment.id, amount: amount)
         }

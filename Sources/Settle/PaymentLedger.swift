@@ -44,6 +44,11 @@ enum PaymentLedger {
         in tx: StoreTransaction
     ) async throws {
         guard payment.amountRefunded < payment.amount.minorUnits else { return }
+        // The provider returned everything left: refunds still waiting (pending, for an operator) can no longer be made.
+        for open in try await tx.openRefunds(paymentID: payment.id) {
+            _ = try await RefundService.apply(.cancel, to: open, payment: payment, actor: actor, failure: nil,
+                note: "the provider refunded the payment in full itself", requestID: requestID, at: at, in: tx)
+        }
         let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
         if let refund = try await tx.lockRefund(id: refundID) {
             try await tx.insertEvent(type: .refundSucceeded, refund: refund, at: at)

@@ -54,7 +54,11 @@ public struct RefundService: Sendable {
         let id = Identifier.make("re")
         let logger = self.logger
         let stored = try await store.fetch({ try await store.payment(id: request.paymentID) }, logger: logger)
-        if let stored, stored.mode == caller.mode, stored.status == .succeeded, let provider = providers.provider(named: stored.provider),
+        guard let stored, stored.mode == caller.mode else { throw SettleError.notFound(.payment, id: request.paymentID) }
+        guard let provider = providers.provider(named: stored.provider), provider.availability.isEnabled else {
+            throw SettleError(.providerDisabled, "The \(stored.provider) provider is disabled; nothing was refunded.")
+        }
+        if stored.status == .succeeded,
             let refusal = provider.refundRefusal(for: stored, amount: request.amount ?? stored.amount.minorUnits - stored.amountRefunded)
         {
             throw SettleError(.refundNotSupported, refusal, param: request.amount == nil ? nil : "amount")
@@ -92,11 +96,11 @@ public struct RefundService: Sendable {
                     requestID: caller.requestID, at: at
                 )
             )
+            // The key is done from here: a retry, even if what follows fails, answers this refund and never asks the
+            // provider for a second one. It is completed again below with the refund's outcome.
+            if let idempotency { try await tx.completeIdempotencyKey(idempotency, status: 201, body: refund.apiObject.bytes()) }
             return (payment, refund)
         }, logger: logger)
-        guard let provider = providers.provider(named: payment.provider) else {
-            throw SettleError(.providerDisabled, "The \(payment.provider) provider is not configured.")
-        }
         let input: RefundStateMachine.Input
         var providerRefundID: String?
         var failure: PaymentFailure?
@@ -154,7 +158,18 @@ public struct RefundService: Sendable {
         if to == .succeeded {
             // Money that left after the refund was closed must still fit the payment; anything else is never applied.
             let others = try await tx.heldRefundAmount(paymentID: payment.id) - (refund.status.holdsAmount ? refund.amount.minorUnits : 0)
-            guard others + refund.amount.minorUnits <= payment.amount.minorUnits else { return refund }
+            guard others + refund.amount.minorUnits <= payment.amount.minorUnits else {
+                try await tx.appendAudit(
+                    AuditRecord(
+                        actorKind: actor.kind, actorID: actor.id, action: .refundStatus(refund.status), targetType: .refund, targetID: refund.id,
+                        after: .object([
+                            ("unapplied", .string("the provider reported this refund succeeded, but it would take the refunds past the payment; review it")),
+                        ]),
+                        requestID: requestID, at: at
+                    )
+                )
+                return refund
+            }
         }
         try await tx.updateRefund(id: refund.id, status: to, providerRefundID: nil, failure: moved.failure, at: at)
         var eventID: String?
@@ -216,7 +231,7 @@ public struct RefundService: Sendable {
 extension Store {
     /// A refund and its payment, both locked (the payment first, as every writer locks them).
     func refundForUpdate(id: String, in tx: StoreTransaction) async throws -> (payment: Payment, refund: Refund)? {
-        guard let unlocked = try await tx.lockRefund(id: id), let payment = try await tx.lockPayment(id: unlocked.paymentID),
+        guard let unlocked = try await tx.readRefund(id: id), let payment = try await tx.lockPayment(id: unlocked.paymentID),
             let refund = try await tx.lockRefund(id: id)
         else { return nil }
         return (payment, refund)

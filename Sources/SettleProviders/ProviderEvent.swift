@@ -89,11 +89,14 @@ public struct ProviderRefund: Sendable, Hashable {
     public var reason: String
     /// `succeeded` (the default) or `failed`.
     public var outcome: RefundStatus
+    /// Settle's id for the refund, when the provider echoes it back (Stripe's metadata).
+    public var refundID: String?
 
-    public init(providerRefundID: String, reason: String, outcome: RefundStatus = .succeeded) {
+    public init(providerRefundID: String, reason: String, outcome: RefundStatus = .succeeded, refundID: String? = nil) {
         self.providerRefundID = providerRefundID
         self.reason = reason
         self.outcome = outcome
+        self.refundID = refundID
     }
 }
 

@@ -20,6 +20,18 @@ extension StoreTransaction {
         try await query("SELECT * FROM refunds WHERE id = \(id)\(raw: forUpdate)").first.map(Refund.init(row:))
     }
 
+    /// A refund, unlocked (to find its payment, which is locked first).
+    public func readRefund(id: String) async throws -> Refund? {
+        try await query("SELECT * FROM refunds WHERE id = \(id)").first.map(Refund.init(row:))
+    }
+
+    /// Every refund of a payment that still holds part of its amount without being succeeded (pending, requires_action).
+    public func openRefunds(paymentID: String) async throws -> [Refund] {
+        try await query(
+            "SELECT * FROM refunds WHERE payment_id = \(paymentID) AND status IN ('pending', 'requires_action') ORDER BY seq\(raw: forUpdate)"
+        ).map(Refund.init(row:))
+    }
+
     /// The refund a provider's notification names, among that provider's payments.
     public func refund(provider: String, providerRefundID: String) async throws -> Refund? {
         try await query(

@@ -147,16 +147,22 @@ import Testing
             let (refunded, _) = try await createOrder(payme)
             let first = try await createTransaction(payme, order: refunded)
             _ = try await payme.client.call("PerformTransaction", params: .object([("id", .string(first))]))
+            // A refund asked of Settle for a checkout payment waits for an operator (Payme's merchant cabinet cancels it).
+            let waiting = try await payme.settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(refunded)"}"#)
+            #expect(waiting.status == 201 && waiting.json["status"] as? String == "requires_action", "\(waiting.text)")
             let cancel = try await payme.client.call("CancelTransaction", params: .object([("id", .string(first)), ("reason", .int(5))]))
             #expect(cancel.resultInt("state") == -2, "\(cancel.text)")
+            // Payme refunded it itself: the waiting refund is closed, so nothing holds more than the payment.
+            let closed = try await payme.settle.request(.GET, "/v1/refunds/\(try #require(waiting.json["id"] as? String))").json
+            #expect(closed["status"] as? String == "canceled")
             let payment = try await payme.settle.request(.GET, "/v1/payments/\(refunded)").json
             #expect(payment["status"] as? String == "succeeded")
             #expect(payment["amount_refunded"] as? Int == 500_000 && payment["refunded"] as? Bool == true)
             #expect(try await payme.count("SELECT COUNT(*) AS n FROM events WHERE payment_id = \(refunded) AND type = 'payment.refunded'") == 1)
-            #expect(try await payme.count("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = \(refunded) AND amount = 500000") == 1)
+            #expect(try await payme.count("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = \(refunded) AND amount = 500000 AND status = 'succeeded'") == 1)
             let again = try await payme.client.call("CancelTransaction", params: .object([("id", .string(first)), ("reason", .int(5))]))
             #expect(again.resultInt("cancel_time") == cancel.resultInt("cancel_time"))
-            #expect(try await payme.count("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = \(refunded)") == 1)
+            #expect(try await payme.count("SELECT COUNT(*) AS n FROM refunds WHERE payment_id = \(refunded) AND status = 'succeeded'") == 1)
 
             let (fulfilled, _) = try await createOrder(payme)
             let second = try await createTransaction(payme, order: fulfilled)

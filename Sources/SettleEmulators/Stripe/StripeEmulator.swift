@@ -197,18 +197,22 @@ public final class StripeEmulator: Sendable {
         Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: value.bytes())))
     }
 
+    /// Stripe's idempotency: the same key and parameters replay the first answer; other parameters are refused.
+    private func replay(key: String?, text: String) -> Response? {
+        guard let key, let stored = state.withLock({ $0.idempotency[key] }) else { return nil }
+        guard stored.request == text else {
+            return Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use",
+                message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
+        }
+        var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
+        response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+        return response
+    }
+
     private func createSession(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
-        if let key, let stored = state.withLock({ $0.idempotency[key] }) {
-            guard stored.request == text else {
-                return Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use",
-                    message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
-            }
-            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
-            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
-            return response
-        }
+        if let replayed = replay(key: key, text: text) { return replayed }
         state.withLock { $0.createBodies.append(text) }
         // The emulator reads forms with its own decoder, not the adapter's encoder run backwards.
         let form = Dictionary(FormURLEncoded.pairs(Array(text.utf8)), uniquingKeysWith: { first, _ in first })
@@ -247,15 +251,7 @@ public final class StripeEmulator: Sendable {
     private func createRefund(_ request: Request) async throws -> Response {
         let text = String(buffer: try await request.body.collect(upTo: 1 << 20))
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
-        if let key, let stored = state.withLock({ $0.idempotency["refund:" + key] }) {
-            guard stored.request == text else {
-                return Self.error(400, type: "idempotency_error", code: "idempotency_key_in_use",
-                    message: "Keys for idempotent requests can only be used with the same parameters they were first used with.")
-            }
-            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: stored.body)))
-            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
-            return response
-        }
+        if let replayed = replay(key: key.map { "refund:" + $0 }, text: text) { return replayed }
         let form = Dictionary(FormURLEncoded.pairs(Array(text.utf8)), uniquingKeysWith: { first, _ in first })
         guard let intent = form["payment_intent"], let session = state.withLock({ $0.sessions.values.first { $0.paymentIntent == intent } }) else {
             return Self.error(400, type: "invalid_request_error", code: "resource_missing", message: "No such payment_intent: '\(form["payment_intent"] ?? "")'", param: "payment_intent")

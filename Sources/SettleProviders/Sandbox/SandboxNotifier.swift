@@ -58,8 +58,13 @@ public struct SandboxNotifier: Sendable {
             ("type", .string(action.eventType)),
             ("data", .object([("payment_id", .string(paymentID)), ("amount", .int(minor)), ("currency", .string(currency))])),
         ]).bytes()
+        return Self.signed(body, eventID: eventID, timestamp: timestamp, secret: signingSecret)
+    }
+
+    /// A body with its Standard Webhooks headers.
+    static func signed(_ body: [UInt8], eventID: String, timestamp: Int64, secret: StandardWebhookSecret) -> Message {
         let messageID = "msg_" + eventID.split(separator: "_", maxSplits: 1).last.map(String.init)!
-        let signature = StandardWebhooks.signature(secret: signingSecret, id: messageID, timestamp: timestamp, body: body)
+        let signature = StandardWebhooks.signature(secret: secret, id: messageID, timestamp: timestamp, body: body)
         return Message(
             eventID: eventID,
             headers: [
@@ -80,17 +85,7 @@ public struct SandboxNotifier: Sendable {
                 ("currency", .string(amount.currency.code)),
             ])),
         ]).bytes()
-        let messageID = "msg_" + eventID.split(separator: "_", maxSplits: 1).last.map(String.init)!
-        let timestamp = UnixTime.seconds(now)
-        let signature = StandardWebhooks.signature(secret: secret, id: messageID, timestamp: timestamp, body: body)
-        return Message(
-            eventID: eventID,
-            headers: [
-                ("content-type", "application/json"), ("webhook-id", messageID), ("webhook-timestamp", String(timestamp)),
-                ("webhook-signature", signature),
-            ],
-            body: body
-        )
+        return Self.signed(body, eventID: eventID, timestamp: UnixTime.seconds(now), secret: secret)
     }
 
     /// Posts a message; returns the HTTP status Settle answered.

@@ -139,7 +139,9 @@ public struct StripeProvider: PaymentProvider {
         return ProviderEvent(
             eventID: envelope.id, type: envelope.type, target: refund.metadata?["settle_payment"].map { .payment(id: $0) }, outcome: nil,
             amountMinorUnits: amount, currencyCode: refund.currency?.uppercased(),
-            refund: outcome.map { ProviderRefund(providerRefundID: refund.id, reason: "refunded at Stripe", outcome: $0) }
+            refund: outcome.map {
+                ProviderRefund(providerRefundID: refund.id, reason: "refunded at Stripe", outcome: $0, refundID: refund.metadata?["settle_refund"])
+            }
         )
     }
 
