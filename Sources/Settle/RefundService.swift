@@ -101,12 +101,22 @@ public struct RefundService: Sendable {
             if let idempotency { try await tx.completeIdempotencyKey(idempotency, status: 201, body: refund.apiObject.bytes()) }
             return (payment, refund)
         }, logger: logger)
+        let refund = try await ask(provider, about: pending, of: payment, requestID: caller.requestID, idempotency: idempotency)
+        return (201, refund)
+    }
+
+    /// Asks the provider to make a pending refund (with the refund's own idempotency key, so asking again never
+    /// refunds twice) and applies its answer. A provider that cannot be reached leaves the refund pending.
+    func ask(_ provider: any PaymentProvider, about pending: Refund, of payment: Payment, requestID: String?, idempotency: IdempotencyScope?)
+        async throws(SettleError) -> Refund
+    {
+        let id = pending.id
         let input: RefundStateMachine.Input
         var providerRefundID: String?
         var failure: PaymentFailure?
         do {
             switch try await provider.refund(
-                ProviderRefundRequest(payment: payment, refundID: id, amount: pending.amount, reason: reason, idempotencyKey: "settle_\(id)")
+                ProviderRefundRequest(payment: payment, refundID: id, amount: pending.amount, reason: pending.reason, idempotencyKey: "settle_\(id)")
             ) {
             case .succeeded(let refundID):
                 (input, providerRefundID) = (.providerSucceeded, refundID)
@@ -120,14 +130,15 @@ public struct RefundService: Sendable {
             input = .providerFailed
             failure = PaymentFailure(code: error.providerCode ?? error.code.description, message: error.message)
         } catch {
-            // The provider could not be asked: whether it refunded is unknown, so the refund stays pending.
+            // The provider could not be asked: whether it refunded is unknown, so the refund stays pending (the sweep
+            // asks again, with the same key).
             logger.notice("refund left pending: the provider could not be asked", metadata: ["refund": "\(id)", "code": "\(error.code)"])
             input = .providerPending
         }
         let changedAt = now()
         let actor = PaymentLedger.Actor(kind: .provider, id: provider.name)
         let (learnt, failed) = (providerRefundID, failure)
-        let refund = try await store.perform({ tx -> Refund in
+        return try await store.perform({ tx -> Refund in
             guard let payment = try await tx.lockPayment(id: payment.id), let current = try await tx.lockRefund(id: id) else {
                 throw SettleError.storageUnavailable
             }
@@ -135,13 +146,35 @@ public struct RefundService: Sendable {
             if let learnt, refund.providerRefundID == nil {
                 try await tx.updateRefund(id: id, status: refund.status, providerRefundID: learnt, failure: nil, at: changedAt)
                 refund.providerRefundID = learnt
+            } else if input == .providerPending, refund.status == .pending {
+                // Asked and not reached: the next try waits ``retryAfter`` from now.
+                try await tx.updateRefund(id: id, status: .pending, providerRefundID: nil, failure: nil, at: changedAt)
             }
-            refund = try await Self.apply(input, to: refund, payment: payment, actor: actor, failure: failed, requestID: caller.requestID, at: changedAt, in: tx)
+            refund = try await Self.apply(input, to: refund, payment: payment, actor: actor, failure: failed, requestID: requestID, at: changedAt, in: tx)
             if let idempotency { try await tx.completeIdempotencyKey(idempotency, status: 201, body: refund.apiObject.bytes()) }
             return refund
         }, logger: logger)
-        return (201, refund)
     }
+
+    /// Refunds left pending because their provider could not be asked (no provider id recorded) for at least
+    /// ``retryAfter``: asked again, with the same idempotency key. Returns how many were asked.
+    @discardableResult
+    public func retryPending(limit: Int = 100) async throws(SettleError) -> Int {
+        let before = now().addingTimeInterval(-Self.retryAfter)
+        let waiting = try await store.fetch({ try await store.unaskedPendingRefunds(updatedBefore: before, limit: limit) }, logger: logger)
+        var asked = 0
+        for refund in waiting {
+            guard let payment = try await store.fetch({ try await store.payment(id: refund.paymentID) }, logger: logger),
+                let provider = providers.provider(named: payment.provider), provider.availability.isEnabled
+            else { continue }
+            _ = try await ask(provider, about: refund, of: payment, requestID: nil, idempotency: nil)
+            asked += 1
+        }
+        return asked
+    }
+
+    /// How long a refund the provider could not be asked about waits before it is asked again.
+    public static let retryAfter: TimeInterval = 300
 
     /// Applies an input to a locked refund of a locked payment: the state machine's answer, the refund's new status,
     /// its event (`refund.succeeded`, `refund.failed`) and audit entry, and for a success the payment's

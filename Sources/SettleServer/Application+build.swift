@@ -44,7 +44,10 @@ public func buildApplication(
     let router = buildRouter(useCases, limits: configuration.limits)
     var services: [any Service] = [
         StoreService(store: store),
-        SweepService(sweeper: Sweeper(store: store, providers: useCases.providers, logger: logger), interval: configuration.sweepInterval),
+        SweepService(
+            sweeper: Sweeper(store: store, providers: useCases.providers, logger: logger), refunds: useCases.refunds,
+            interval: configuration.sweepInterval
+        ),
     ]
     services.append(
         RetentionRunner(retention: RetentionService(store: store, days: configuration.retentionDays, logger: logger), interval: .seconds(3600), logger: logger)

@@ -25,6 +25,7 @@ struct DispatcherService: Service, CustomStringConvertible {
 /// Expires overdue payments (and asks polled providers about open ones) every `interval` seconds.
 struct SweepService: Service, CustomStringConvertible {
     let sweeper: Sweeper
+    let refunds: RefundService
     let interval: Int
     var description: String { "SweepService" }
 
@@ -37,6 +38,7 @@ struct SweepService: Service, CustomStringConvertible {
                     do {
                         try await sweeper.pollOpen()
                         try await sweeper.expireDue()
+                        try await refunds.retryPending()
                     } catch {
                         sweeper.logger.warning("sweep failed", metadata: ["error": "\(error)"])
                     }

@@ -102,6 +102,18 @@ extension StoreTransaction {
 }
 
 extension Store {
+    /// Pending refunds with no provider id (the provider was never reached), unchanged since `updatedBefore`.
+    public func unaskedPendingRefunds(updatedBefore: Date, limit: Int) async throws -> [Refund] {
+        try await read { connection in
+            try await connection.query(
+                """
+                SELECT * FROM refunds WHERE status = 'pending' AND provider_refund_id IS NULL
+                    AND updated_at < \(UnixTime.milliseconds(updatedBefore)) ORDER BY seq LIMIT \(limit)
+                """
+            ).map(Refund.init(row:))
+        }
+    }
+
     public func refund(id: String) async throws -> Refund? {
         try await read { connection in try await connection.query("SELECT * FROM refunds WHERE id = \(id)").first.map(Refund.init(row:)) }
     }

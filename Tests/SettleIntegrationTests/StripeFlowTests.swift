@@ -322,4 +322,26 @@ import Testing
             #expect(try await settle.store.eventCount(paymentID: id, type: "payment.refunded") == 1)
         }
     }
+
+    /// Stripe down when asked: the refund stays pending, and the sweep asks again with the same idempotency key, so
+    /// Stripe makes one refund.
+    @Test(arguments: Engine.enabled)
+    func aRefundStripeCouldNotBeAskedAboutIsAskedAgain(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let (id, session, _) = try await create(settle, amount: 10_000, currency: "USD")
+            try await emulator.pay(sessionID: session)
+            emulator.faults.failNextAPICalls = 100
+            let pending = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(pending.status == 201 && pending.json["status"] as? String == "pending" && pending.json["provider_refund_id"] is NSNull, "\(pending.text)")
+            emulator.faults = .init()
+            let refunds = settle.settle.useCases.refunds
+            #expect(try await refunds.retryPending() == 0)  // not five minutes yet
+            let later = RefundService(store: settle.store, providers: settle.settle.useCases.providers, now: { Date().addingTimeInterval(600) }, logger: Engine.logger)
+            #expect(try await later.retryPending() == 1)
+            let done = try await settle.request(.GET, "/v1/refunds/\(try #require(pending.json["id"] as? String))").json
+            #expect(done["status"] as? String == "succeeded")
+            #expect(emulator.refunds.count == 1)
+            #expect(try await later.retryPending() == 0)
+        }
+    }
 }

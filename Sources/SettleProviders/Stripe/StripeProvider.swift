@@ -153,9 +153,11 @@ public struct StripeProvider: PaymentProvider {
             throw ProviderError(.rejected, providerCode: "no_session", "Settle does not know this payment's Stripe session.")
         }
         let escaped = sessionID.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "_"))) ?? ""
-        guard let session = try? JSONDecoder().decode(StripeSession.self, from: Data(try await api.get("/v1/checkout/sessions/\(escaped)"))),
-            let intent = session.paymentIntent
-        else { throw ProviderError(.rejected, providerCode: "no_payment_intent", "The Stripe session has no payment to refund.") }
+        // Stripe unreachable stays an error (the refund waits); only a session without a payment is a refusal.
+        let sessionBytes = try await api.get("/v1/checkout/sessions/\(escaped)")
+        guard let session = try? JSONDecoder().decode(StripeSession.self, from: Data(sessionBytes)), let intent = session.paymentIntent else {
+            throw ProviderError(.rejected, providerCode: "no_payment_intent", "The Stripe session has no payment to refund.")
+        }
         let amount: Int64
         do {
             amount = try StripeCurrency.amount(request.amount)

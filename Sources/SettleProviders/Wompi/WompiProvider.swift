@@ -396,6 +396,8 @@ public struct WompiProvider: PaymentProvider {
         guard let transaction = request.payment.providerPaymentID else {
             throw ProviderError(.rejected, providerCode: "no_transaction", "Settle does not know this payment's Wompi transaction.")
         }
+        // Asked again (the first answer was lost): a transaction already voided is this refund, done.
+        if try await api.transaction(id: transaction)?.status == "VOIDED" { return .succeeded(providerRefundID: transaction) }
         let voided = try await api.void(id: transaction)
         return voided?.status == "VOIDED" ? .succeeded(providerRefundID: transaction) : .pending(providerRefundID: transaction)
     }
