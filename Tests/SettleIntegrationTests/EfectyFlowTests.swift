@@ -105,18 +105,11 @@ import Testing
 
             // At the counter: the emulator's page, exact amount only.
             try await h.loadVouchers()
-            let services = ServiceGroup(
-                configuration: .init(services: [h.counter.application(logger: Engine.logger)], gracefulShutdownSignals: [], logger: Engine.logger)
-            )
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await services.run() }
-                while !h.counter.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            try await withRunning(h.counter.application(logger: Engine.logger), isRunning: { h.counter.isRunning }) {
                 let short = try await browse("\(h.counter.baseURL)/pay", form: [("reference", reference), ("amount", "100000")])
                 #expect(short.status == 409)
                 let paid = try await browse("\(h.counter.baseURL)/pay", form: [("reference", reference), ("amount", "150000")])
                 #expect(paid.status == 200 && paid.text.contains(#"id="authorization""#), "\(paid.text)")
-                await services.triggerGracefulShutdown()
-                group.cancelAll()
             }
             #expect(try await h.settle.paymentStatus(id) == "requires_action")
 

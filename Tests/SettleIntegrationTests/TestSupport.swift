@@ -217,3 +217,19 @@ func browse(_ url: String, form: [(String, String)]? = nil) async throws -> Brow
         status: Int(response.status.code), location: response.headers.first(name: "location"), headers: response.headers, text: String(buffer: body)
     )
 }
+
+/// Runs an emulator's server on a loopback port for the length of `body`, waiting until it is listening, then shuts it
+/// down.
+func withRunning<T: Sendable>(
+    _ server: any Service, isRunning: @escaping @Sendable () -> Bool, _ body: @Sendable () async throws -> T
+) async throws -> T {
+    let services = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [], logger: Engine.logger))
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await services.run() }
+        defer { group.cancelAll() }
+        while !isRunning() { try await Task.sleep(for: .milliseconds(10)) }
+        let result = try await body()
+        await services.triggerGracefulShutdown()
+        return result
+    }
+}

@@ -35,17 +35,7 @@ import Testing
 
     static func withEmulator<T: Sendable>(_ body: @Sendable (WompiEmulator) async throws -> T) async throws -> T {
         let emulator = Self.emulator()
-        let services = ServiceGroup(
-            configuration: .init(services: [emulator.application(logger: Engine.logger)], gracefulShutdownSignals: [], logger: Engine.logger)
-        )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            defer { group.cancelAll() }
-            while !emulator.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-            let result = try await body(emulator)
-            await services.triggerGracefulShutdown()
-            return result
-        }
+        return try await withRunning(emulator.application(logger: Engine.logger), isRunning: { emulator.isRunning }) { try await body(emulator) }
     }
 
     static func settings(_ emulator: WompiEmulator) -> ProviderSettings {
