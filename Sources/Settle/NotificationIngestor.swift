@@ -127,7 +127,8 @@ public struct NotificationIngestor: Sendable {
         }
         if let refund = event.refund {
             return try await applyRefund(
-                refund, event: event, payment: payment, provider: provider, requestID: requestID, at: raw.receivedAt,
+                refund, event: event, payment: payment, provider: provider, actor: actor ?? .init(kind: .provider, id: provider),
+                requestID: requestID, at: raw.receivedAt,
                 store: { outcome, detail in try await store(paymentID: payment.id, outcome: outcome, detail: detail) }, in: tx
             )
         }
@@ -170,7 +171,7 @@ public struct NotificationIngestor: Sendable {
     /// A provider's report that it returned the money: a full refund of a succeeded payment whose amount and currency
     /// it names; anything else is stored and flagged, changing nothing.
     static func applyRefund(
-        _ refund: ProviderRefund, event: ProviderEvent, payment: Payment, provider: String, requestID: String?, at: Date,
+        _ refund: ProviderRefund, event: ProviderEvent, payment: Payment, provider: String, actor: PaymentLedger.Actor, requestID: String?, at: Date,
         store: (String, String?) async throws -> Bool, in tx: StoreTransaction
     ) async throws -> IngestOutcome {
         func unchanged(_ reason: String) async throws -> IngestOutcome {
@@ -195,7 +196,7 @@ public struct NotificationIngestor: Sendable {
             guard try await store("applied:refund_\(refund.outcome.rawValue)", locked.id) else { return .duplicate }
             let failure = refund.outcome == .failed ? PaymentFailure(code: "refund_failed", message: "The provider reported the refund failed.") : nil
             _ = try await RefundService.apply(
-                input, to: locked, payment: payment, actor: .init(kind: .provider, id: provider), failure: failure, requestID: requestID, at: at, in: tx
+                input, to: locked, payment: payment, actor: actor, failure: failure, requestID: requestID, at: at, in: tx
             )
             return .refunded(paymentID: payment.id)
         }
@@ -207,7 +208,7 @@ public struct NotificationIngestor: Sendable {
         }
         guard try await store("applied:refunded", refund.reason) else { return .duplicate }
         try await PaymentLedger.refundInFull(
-            payment, providerRefundID: refund.providerRefundID, reason: refund.reason, actor: .init(kind: .provider, id: provider),
+            payment, providerRefundID: refund.providerRefundID, reason: refund.reason, actor: actor,
             requestID: requestID, at: at, in: tx
         )
         return .refunded(paymentID: payment.id)

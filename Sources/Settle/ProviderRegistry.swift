@@ -31,7 +31,7 @@ public struct ProviderRegistry: Sendable {
             let context = ProviderContext(
                 httpClient: httpClient, logger: providerLogger,
                 credentials: StoredCredentials { key in try await store.setting(ProviderSetting.storedName(provider: name, key: key)) },
-                client: client(name)
+                client: client(name), sandboxRecords: SandboxBooks.records(store: store)
             )
             entries[name] = Entry(module: module, provider: module.make(settings: values, context: context), settings: values)
         }

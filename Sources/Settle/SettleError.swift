@@ -67,6 +67,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case refundNotFound = "refund_not_found"
             case refundNotConfirmable = "refund_not_confirmable"
             case refundNotSupported = "refund_not_supported"
+            case reconciliationNotFound = "reconciliation_not_found"
+            case reconciliationNotSupported = "reconciliation_not_supported"
         }
 
         private let base: Base
@@ -130,6 +132,9 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let refundNotConfirmable = Code(.refundNotConfirmable)
         /// The provider refunds this payment only in other ways (Wompi voids card payments in full only).
         public static let refundNotSupported = Code(.refundNotSupported)
+        public static let reconciliationNotFound = Code(.reconciliationNotFound)
+        /// The provider's records cannot be read (Efecty's are its settlement files).
+        public static let reconciliationNotSupported = Code(.reconciliationNotSupported)
 
         public var description: String { base.rawValue }
 
@@ -150,7 +155,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             switch base {
             case .unsupportedMediaType: 415
             case .bodyTooLarge: 413
-            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound: 404
+            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound, .reconciliationNotFound: 404
             case .methodNotAllowed: 405
             case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed, .paymentNotRefundable, .refundNotConfirmable: 409
             case .csrfTokenInvalid: 403
@@ -198,6 +203,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         case provider
         case settlementImport = "settlement_import"
         case refund
+        case reconciliation
     }
 
     public static func notFound(_ object: Object, id: String) -> SettleError {
@@ -209,6 +215,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .provider: .providerNotFound
             case .settlementImport: .settlementImportNotFound
             case .refund: .refundNotFound
+            case .reconciliation: .reconciliationNotFound
             }
         return SettleError(code, "No \(object.rawValue) with id \(Text.echo(id, limit: 64)).", param: "id")
     }

@@ -27,6 +27,8 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
     /// A refund asked for, or its status changed (`refund.created`, `refund.succeeded`, …).
     case refundCreated
     case refundStatus(RefundStatus)
+    /// A reconciliation asked for (its applied differences are audited each as the change they made).
+    case reconciliationCreated
 
     public var name: String {
         switch self {
@@ -49,6 +51,7 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
         case .settlementImported: "settlement.imported"
         case .refundCreated: "refund.created"
         case .refundStatus(let status): "refund.\(status.rawValue)"
+        case .reconciliationCreated: "reconciliation.created"
         }
     }
 

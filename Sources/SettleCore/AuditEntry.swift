@@ -20,6 +20,7 @@ public enum AuditTarget: String, Sendable, Hashable, Codable {
     case providerTransaction = "provider_transaction"
     case settlementImport = "settlement_import"
     case refund
+    case reconciliation
 }
 
 /// One entry of the append-only audit trail, before it is chained.

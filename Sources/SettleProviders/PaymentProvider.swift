@@ -98,6 +98,19 @@ public protocol PaymentProvider: Sendable {
     /// minutes later). `transactions` are the provider's own when it ``keepsTransactions``, else empty. `nil`: the
     /// payment may expire now. The default is `nil`.
     func expiryHold(for payment: Payment, transactions: [ProviderTransaction], now: Date) -> Date?
+
+    /// How this provider's own records are read for reconciliation: listed by creation time, asked about per payment,
+    /// or not at all (with the reason). The default: not at all.
+    var reconciliationSource: ReconciliationSource { get }
+
+    /// One page of the provider's payments and refunds created in `from..<to` (a ``ReconciliationSource/listing``
+    /// provider), from `cursor` (`nil`: the first page). Called outside any database transaction.
+    func reconciliationRecords(mode: Mode, from: Date, to: Date, cursor: String?) async throws(ProviderError) -> ProviderRecordPage
+
+    /// The provider's records of one of Settle's payments and of its refunds (``ReconciliationSource/perPayment``, and
+    /// for a listing provider a payment its listing did not show). Empty: the provider does not know the payment. The
+    /// default asks ``fetchPayment(for:)`` about the payment alone.
+    func reconciliationRecords(for subject: ReconciliationSubject) async throws(ProviderError) -> [ProviderRecord]
 }
 
 extension PaymentProvider {
@@ -131,6 +144,23 @@ extension PaymentProvider {
     public var keepsTransactions: Bool { false }
 
     public func expiryHold(for payment: Payment, transactions: [ProviderTransaction], now: Date) -> Date? { nil }
+
+    public var reconciliationSource: ReconciliationSource { .unsupported("\(name) has no way for Settle to read its records.") }
+
+    public func reconciliationRecords(mode: Mode, from: Date, to: Date, cursor: String?) async throws(ProviderError) -> ProviderRecordPage {
+        ProviderRecordPage(records: [], nextCursor: nil)
+    }
+
+    public func reconciliationRecords(for subject: ReconciliationSubject) async throws(ProviderError) -> [ProviderRecord] {
+        guard let state = try await fetchPayment(for: subject.payment) else { return [] }
+        return [
+            ProviderRecord(
+                object: .payment, providerID: state.providerPaymentID ?? subject.payment.providerPaymentID ?? subject.payment.id,
+                paymentID: subject.payment.id, status: ReconciledStatus(state.outcome), amount: state.amountMinorUnits,
+                currency: state.currencyCode
+            )
+        ]
+    }
 }
 
 /// A provider that calls Settle and reads Settle's answer as its protocol (Payme's Merchant API). The answer

@@ -46,11 +46,15 @@ public struct ProviderContext: Sendable {
     public var now: @Sendable () -> Date
     /// Timeouts, retries and the circuit breaker of the provider's API client.
     public var client: ProviderClient.Configuration
+    /// The sandbox's books (read through Settle's database), for reconciling the sandbox.
+    public var sandboxRecords: SandboxRecords
 
     public init(
         httpClient: HTTPClient = .shared, logger: Logger, credentials: StoredCredentials = .none,
-        now: @escaping @Sendable () -> Date = { Date() }, client: ProviderClient.Configuration = .init()
+        now: @escaping @Sendable () -> Date = { Date() }, client: ProviderClient.Configuration = .init(),
+        sandboxRecords: SandboxRecords = .none
     ) {
+        self.sandboxRecords = sandboxRecords
         self.httpClient = httpClient
         self.logger = logger
         self.credentials = credentials

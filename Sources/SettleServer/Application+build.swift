@@ -35,8 +35,10 @@ public func buildApplication(
     let store = try await Store.open(location, options: configuration.storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
     let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
+    let schedule: ReconciliationSchedule?
     do {
         try useCases.providers.refuseUnsafeConfiguration()
+        schedule = try ReconciliationSchedule.parse(configuration.reconcileSchedule)
     } catch {
         await store.close()
         throw error
@@ -52,6 +54,9 @@ public func buildApplication(
     services.append(
         RetentionRunner(retention: RetentionService(store: store, days: configuration.retentionDays, logger: logger), interval: .seconds(3600), logger: logger)
     )
+    if configuration.runReconciliations {
+        services.append(ReconciliationRunner(reconciliations: useCases.reconciliations, schedule: schedule, logger: logger))
+    }
     let inbox = SettlementInbox(service: useCases.settlements)
     for watched in inbox.watched {
         services.append(InboxService(inbox: inbox, provider: watched.provider, folder: watched.folder, interval: watched.interval))
@@ -120,7 +125,8 @@ func makeUseCases(
         pages: BuyerPages(store: store, providers: providers, tokens: pageTokens, publicURL: publicURL, httpClient: httpClient, logger: logger),
         pageTokens: pageTokens,
         settlements: SettlementService(store: store, providers: providers, logger: logger),
-        refunds: RefundService(store: store, providers: providers, logger: logger)
+        refunds: RefundService(store: store, providers: providers, logger: logger),
+        reconciliations: ReconciliationService(store: store, providers: providers, logger: logger)
     )
 }
 

@@ -20,6 +20,11 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     SandboxController(pages: useCases.pages).addRoutes(to: pages)
     ReturnPageController(pages: useCases.pages).addRoutes(to: pages)
     FormPageController(pages: useCases.pages).addRoutes(to: pages)
+    SandboxStateController(reconciliations: useCases.reconciliations).addRoutes(
+        to: router.group()
+            .add(middleware: AuthenticationMiddleware(apiKeys: useCases.apiKeys))
+            .add(middleware: RateLimitMiddleware(limiter: RateLimiter(rate: limits.apiRate, burst: limits.apiRate * 2), key: .apiKey, trustedProxies: proxies))
+    )
     let v1 = router.group("v1")
     let providers = v1.group().add(
         middleware: RateLimitMiddleware(
@@ -37,5 +42,6 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     SettlementsController(settlements: useCases.settlements, idempotency: useCases.idempotency).addRoutes(to: api)
     RefundsController(refunds: useCases.refunds, idempotency: useCases.idempotency).addRoutes(to: api)
     ProvidersController(providers: useCases.providers).addRoutes(to: api)
+    ReconciliationsController(reconciliations: useCases.reconciliations, idempotency: useCases.idempotency).addRoutes(to: api)
     return router
 }

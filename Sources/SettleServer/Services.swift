@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import Settle
@@ -96,6 +97,35 @@ struct RetentionRunner: Service, CustomStringConvertible {
             }
         } catch is CancellationError {
             // Graceful shutdown.
+        }
+    }
+}
+
+/// Takes queued reconciliations (one at a time per instance; a run is taken by exactly one instance) and, with a
+/// schedule, queues the runs it has due (once across instances sharing the database).
+struct ReconciliationRunner: Service, CustomStringConvertible {
+    let reconciliations: ReconciliationService
+    let schedule: ReconciliationSchedule?
+    let logger: Logger
+    var description: String { "ReconciliationRunner" }
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await reconciliations.waitUntilReady()
+                var lastScheduled = ContinuousClock.now - .seconds(3600)
+                while !Task.isCancelled {
+                    if let schedule, ContinuousClock.now - lastScheduled >= .seconds(30) {
+                        lastScheduled = ContinuousClock.now
+                        await reconciliations.scheduleDue(schedule, at: Date())
+                    }
+                    if await reconciliations.runNext() == nil {
+                        try await reconciliations.waitForWork(timeout: .seconds(2))
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Graceful shutdown: a run in progress stops; its lease lapses and an instance takes it again.
         }
     }
 }

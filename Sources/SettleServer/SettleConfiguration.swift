@@ -43,6 +43,10 @@ public struct SettleConfiguration: Sendable {
     public var providerClients: [String: ProviderClient.Configuration] = [:]
     /// Run the webhook dispatcher inside the server (tests drive their own with a controllable clock).
     public var runDispatcher = true
+    /// `SETTLE_RECONCILE_SCHEDULE`: `daily@HH:MM` (UTC) with an optional `+apply`, or `off` (``ReconciliationSchedule``).
+    public var reconcileSchedule: String?
+    /// Whether this instance takes queued reconciliations (tests turn it off to drive runs by hand).
+    public var runReconciliations = true
 
     /// A SQLite file in the working directory: Settle runs with no set-up.
     public static let defaultDatabaseURL = "./settle.sqlite"
@@ -80,6 +84,7 @@ public struct SettleConfiguration: Sendable {
             .map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         retentionDays = max(1, config.int(forKey: "retention.days", default: retentionDays))
         rejectedPerMinute = max(0, config.int(forKey: "rejected.per.minute", default: rejectedPerMinute))
+        reconcileSchedule = config.string(forKey: "reconcile.schedule")
         for module in catalog {
             var values: [String: String] = [:]
             for setting in module.settings {

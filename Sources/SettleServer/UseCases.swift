@@ -14,12 +14,15 @@ public struct UseCases: Sendable {
     public let pageTokens: PageTokens
     public let settlements: SettlementService
     public let refunds: RefundService
+    public let reconciliations: ReconciliationService
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
-        pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService
+        pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService,
+        reconciliations: ReconciliationService
     ) {
+        self.reconciliations = reconciliations
         self.refunds = refunds
         self.settlements = settlements
         self.payments = payments

@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates, reconciliations]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -271,6 +271,41 @@ enum Schema {
             "UPDATE refunds SET mode = (SELECT p.mode FROM payments p WHERE p.id = refunds.payment_id), updated_at = created_at",
             "CREATE INDEX refunds_provider_refund ON refunds (provider_refund_id)",
             "CREATE INDEX refunds_by_mode ON refunds (mode, seq)",
+        ]
+    }
+
+    /// Reconciliation runs (claimed by one instance at a time under a lease; a scheduled run has a unique key, so
+    /// instances sharing the database create it once) and what each found; the sandbox's own record of test payments
+    /// where it differs from Settle's; payments by provider and creation time, the window a run reads.
+    static let reconciliations = Migration(version: 11, name: "reconciliations") { dialect in
+        let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            """
+            CREATE TABLE reconciliation_runs (
+                id TEXT PRIMARY KEY, mode TEXT NOT NULL, provider TEXT NOT NULL, window_from BIGINT NOT NULL, window_to BIGINT NOT NULL,
+                apply_changes BIGINT NOT NULL, status TEXT NOT NULL, trigger_kind TEXT NOT NULL, schedule_key TEXT UNIQUE,
+                counts TEXT NOT NULL DEFAULT '{}', applied BIGINT NOT NULL DEFAULT 0, payments_checked BIGINT NOT NULL DEFAULT 0,
+                provider_records BIGINT NOT NULL DEFAULT 0, failure TEXT, lease_owner TEXT, lease_until BIGINT, attempts BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL, started_at BIGINT, completed_at BIGINT
+            )
+            """,
+            "CREATE INDEX reconciliation_runs_status ON reconciliation_runs (status, created_at)",
+            "CREATE INDEX reconciliation_runs_by_mode ON reconciliation_runs (mode, created_at)",
+            """
+            CREATE TABLE reconciliation_items (
+                seq \(serial), id TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL, item_class TEXT NOT NULL, item_type TEXT NOT NULL,
+                payment_id TEXT, refund_id TEXT, provider_id TEXT, settle_status TEXT, settle_amount BIGINT, settle_currency TEXT,
+                provider_status TEXT, provider_amount BIGINT, provider_currency TEXT, fee BIGINT, net BIGINT, applied TEXT
+            )
+            """,
+            "CREATE INDEX reconciliation_items_run ON reconciliation_items (run_id, item_class, seq)",
+            """
+            CREATE TABLE sandbox_records (
+                payment_id TEXT PRIMARY KEY, mode TEXT NOT NULL, status TEXT NOT NULL, amount BIGINT, currency TEXT,
+                created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX payments_provider_created ON payments (provider, mode, created_at, id)",
         ]
     }
 }

@@ -344,4 +344,58 @@ import Testing
             #expect(try await later.retryPending() == 0)
         }
     }
+
+    /// Reconciliation against the emulator's lists: a payment paid at Stripe without an event, a refund made in
+    /// Stripe's dashboard, a session Settle never created, an amount Stripe changed; then `apply`.
+    @Test(arguments: Engine.enabled)
+    func reconcileAgainstStripesLists(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let from = Date().addingTimeInterval(-60)
+            let paid = try await create(settle, amount: 15_000, currency: "USD")
+            try await emulator.pay(sessionID: paid.session)
+            #expect(try await settle.paymentStatus(paid.id) == "succeeded")
+            let partial = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(paid.id)","amount":5000}"#)
+            #expect(partial.status == 201 && partial.json["status"] as? String == "succeeded", "\(partial.text)")
+            let silent = try await create(settle, amount: 15_000, currency: "USD")
+            emulator.alter(sessionID: silent.session) { $0.status = "complete"; $0.paymentStatus = "paid" }
+            let dashboard = try await create(settle, amount: 15_000, currency: "USD")
+            try await emulator.pay(sessionID: dashboard.session)
+            let dashboardRefund = try #require(emulator.dashboardRefund(sessionID: dashboard.session))
+            let open = try await create(settle, amount: 15_000, currency: "USD")
+            let changed = try await create(settle, amount: 15_000, currency: "USD")
+            emulator.alter(sessionID: changed.session) { $0.status = "complete"; $0.paymentStatus = "paid"; $0.amountTotal = 14_900 }
+            let foreign = emulator.foreignSession(amount: 7_700, currency: "usd")
+            let to = Date().addingTimeInterval(5)
+
+            let report = try await settle.reconcile("stripe", from: from, to: to, apply: false)
+            #expect(report["status"] as? String == "succeeded", "\(report)")
+            #expect(report["counts"] as? [String: Int] == [
+                "matched": 4, "status_mismatch": 1, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 2,
+            ], "\(report)")
+            let runID = try #require(report["id"] as? String)
+            let items = try await settle.request(.GET, "/v1/reconciliations/\(runID)/items?limit=100").json["data"] as? [[String: Any]] ?? []
+            // Stripe's fee for the paid session, from its balance transaction: 2.9 % of 150.00 USD rounded, plus 0.30.
+            let paidItem = items.first { $0["payment"] as? String == paid.id && $0["type"] as? String == "payment" }
+            #expect(paidItem?["class"] as? String == "matched" && paidItem?["fee"] as? Int == 465 && paidItem?["net"] as? Int == 14_535)
+            #expect(items.contains { $0["type"] as? String == "refund" && $0["class"] as? String == "matched" && $0["refund"] as? String == partial.json["id"] as? String })
+            let missing = items.filter { $0["class"] as? String == "missing_in_settle" }
+            #expect(Set(missing.compactMap { $0["provider_id"] as? String }) == [foreign, dashboardRefund])
+            #expect(missing.first { $0["provider_id"] as? String == dashboardRefund }?["payment"] as? String == dashboard.id)
+            #expect(items.first { $0["payment"] as? String == silent.id }?["class"] as? String == "status_mismatch")
+            #expect(items.first { $0["payment"] as? String == open.id }?["class"] as? String == "matched")
+            #expect(items.first { $0["payment"] as? String == changed.id }?["class"] as? String == "amount_mismatch")
+
+            let applied = try await settle.reconcile("stripe", from: from, to: to, apply: true)
+            #expect(applied["applied"] as? Int == 3, "\(applied)")
+            #expect(try await settle.paymentStatus(silent.id) == "succeeded")
+            #expect(try await settle.paymentStatus(changed.id) == "requires_review")
+            let refunded = try await settle.request(.GET, "/v1/payments/\(dashboard.id)").json
+            #expect(refunded["amount_refunded"] as? Int == 15_000 && refunded["refunded"] as? Bool == true)
+            #expect(try await settle.store.eventCount(paymentID: dashboard.id, type: "payment.refunded") == 1)
+            let after = try await settle.reconcile("stripe", from: from, to: to, apply: false)
+            #expect(after["counts"] as? [String: Int] == [
+                "matched": 6, "status_mismatch": 0, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 1,
+            ], "\(after)")
+        }
+    }
 }

@@ -513,4 +513,41 @@ import Testing
             #expect(!error.message.contains(Self.eventsSecret))
         }
     }
+
+    /// Reconciliation asks Wompi about each payment (by its transaction, else by reference): a card payment whose
+    /// event and return were both lost is found, and applied with `apply`; a voided payment is its refund.
+    @Test(arguments: Engine.enabled)
+    func reconcileAsksAboutEachPayment(_ engine: Engine) async throws {
+        try await withWompi(engine) { settle, emulator in
+            let from = Date().addingTimeInterval(-60)
+            let paid = try #require(try await create(settle)["id"] as? String)
+            let refunded = try await create(settle)
+            let refundedID = try #require(refunded["id"] as? String)
+            _ = try await payByCard(try #require(try await payment(settle, paid)["checkout_url"] as? String), card: "4242424242424242")
+            _ = try await payByCard(try #require(refunded["checkout_url"] as? String), card: "4242424242424242")
+            let full = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(refundedID)"}"#)
+            #expect(full.status == 201 && full.json["status"] as? String == "succeeded", "\(full.text)")
+            let open = try #require(try await create(settle)["id"] as? String)
+            let lost = try await create(settle)
+            let lostID = try #require(lost["id"] as? String)
+            emulator.eventsURL = nil  // its event never arrives, and the buyer never comes back
+            _ = try await payByCard(try #require(lost["checkout_url"] as? String), card: "4242424242424242")
+            emulator.eventsURL = "\(settle.baseURL)/v1/webhooks/wompi"
+            #expect(try await settle.paymentStatus(lostID) == "requires_action")
+            let to = Date().addingTimeInterval(5)
+
+            let report = try await settle.reconcile("wompi", from: from, to: to, apply: false)
+            #expect(report["counts"] as? [String: Int] == [
+                "matched": 4, "status_mismatch": 1, "amount_mismatch": 0, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 0,
+            ], "\(report)")
+            let items = try await settle.request(.GET, "/v1/reconciliations/\(try #require(report["id"] as? String))/items?limit=100").json["data"] as? [[String: Any]] ?? []
+            #expect(items.first { $0["payment"] as? String == lostID }?["class"] as? String == "status_mismatch")
+            #expect(items.first { $0["payment"] as? String == open }?["class"] as? String == "matched")
+            #expect(items.contains { $0["type"] as? String == "refund" && $0["payment"] as? String == refundedID && $0["class"] as? String == "matched" })
+            let applied = try await settle.reconcile("wompi", from: from, to: to, apply: true)
+            #expect(applied["applied"] as? Int == 1, "\(applied)")
+            #expect(try await settle.paymentStatus(lostID) == "succeeded")
+            #expect(try await settle.paymentStatus(paid) == "succeeded")
+        }
+    }
 }

@@ -70,12 +70,13 @@ public final class StripeEmulator: Sendable {
         public var status: String
         public var reason: String?
         public var metadata: [String: String]
+        public var created: Int64 = UnixTime.seconds(Date())
 
         func json() -> JSONValue {
             .object([
                 ("id", .string(id)), ("object", .string("refund")), ("amount", .int(amount)), ("currency", .string(currency)),
                 ("payment_intent", .string(paymentIntent)), ("status", .string(status)), ("reason", .string(reason)),
-                ("metadata", .stringMap(metadata)), ("created", .int(UnixTime.seconds(Date()))),
+                ("metadata", .stringMap(metadata)), ("created", .int(created)),
             ])
         }
     }
@@ -165,6 +166,8 @@ public final class StripeEmulator: Sendable {
             try await self.api(request) { try await self.expireSession(try context.parameters.require("id")) }
         }
         router.post("v1/refunds") { request, _ in try await self.api(request) { try await self.createRefund(request) } }
+        router.get("v1/checkout/sessions") { request, _ in try await self.api(request) { self.listSessions(request) } }
+        router.get("v1/refunds") { request, _ in try await self.api(request) { self.listRefunds(request) } }
         router.get("pay/:id") { _, context in try self.page(try context.parameters.require("id")) }
         router.post("pay/:id") { request, context in try await self.choose(request, id: try context.parameters.require("id")) }
         return router
@@ -300,6 +303,140 @@ public final class StripeEmulator: Sendable {
         ]).bytes()
         let signature = Self.signatureHeader(secret: configuration.webhookSecret, timestamp: UnixTime.seconds(Date()), body: body)
         _ = try await deliver((id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body))
+    }
+
+    // MARK: - Lists
+
+    /// Stripe's list parameters, read with the emulator's own decoder: `created[gte|gt|lt|lte]`, `limit` (1–100, default
+    /// 10), `starting_after`, `expand[]`.
+    struct ListQuery {
+        var bounds: [String: Int64] = [:]
+        var limit = 10
+        var startingAfter: String?
+        var expand: [String] = []
+        var invalid: String?
+
+        init(_ request: Request) {
+            for (name, value) in FormURLEncoded.pairs(Array((request.uri.query ?? "").utf8)) {
+                switch name {
+                case "created[gte]", "created[gt]", "created[lt]", "created[lte]":
+                    guard let time = Int64(value) else { invalid = name; continue }
+                    bounds[String(name.dropFirst("created[".count).dropLast())] = time
+                case "limit":
+                    guard let n = Int(value), (1...100).contains(n) else { invalid = name; continue }
+                    limit = n
+                case "starting_after": startingAfter = value
+                case "expand[]": expand.append(value)
+                default: break
+                }
+            }
+        }
+
+        func admits(_ created: Int64) -> Bool {
+            (bounds["gte"].map { created >= $0 } ?? true) && (bounds["gt"].map { created > $0 } ?? true)
+                && (bounds["lt"].map { created < $0 } ?? true) && (bounds["lte"].map { created <= $0 } ?? true)
+        }
+
+        /// Newest first; the page after `starting_after`.
+        func page<T>(_ items: [T], id: (T) -> String, created: (T) -> Int64) -> (items: [T], hasMore: Bool) {
+            var sorted = items.filter { admits(created($0)) }.sorted { (created($0), id($0)) > (created($1), id($1)) }
+            if let startingAfter, let index = sorted.firstIndex(where: { id($0) == startingAfter }) {
+                sorted = Array(sorted[(index + 1)...])
+            }
+            return (Array(sorted.prefix(limit)), sorted.count > limit)
+        }
+    }
+
+    static func list(_ data: [JSONValue], url: String, hasMore: Bool) -> Response {
+        json(.object([("object", .string("list")), ("url", .string(url)), ("has_more", .bool(hasMore)), ("data", .array(data))]))
+    }
+
+    /// The fee the emulator's balance transactions charge: 2.9 % (rounded half up) plus 30 minor units.
+    public static func fee(amount: Int64) -> Int64 { (amount * 29 + 500) / 1000 + 30 }
+
+    private func listSessions(_ request: Request) -> Response {
+        let query = ListQuery(request)
+        if let invalid = query.invalid {
+            return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid \(invalid).", param: invalid)
+        }
+        let sessions = state.withLock { Array($0.sessions.values) }
+        let (page, hasMore) = query.page(sessions, id: \.id, created: \.created)
+        let expandIntent = query.expand.contains { $0.hasPrefix("data.payment_intent") }
+        let expandBalance = query.expand.contains("data.payment_intent.latest_charge.balance_transaction")
+        let data = page.map { session -> JSONValue in
+            var object = session.json(baseURL: baseURL)
+            if expandIntent, let intent = session.paymentIntent, case .object(var pairs) = object {
+                let balance: JSONValue =
+                    session.paymentStatus == "paid"
+                    ? .object([
+                        ("id", .string("txn_" + intent.dropFirst(3))), ("object", .string("balance_transaction")),
+                        ("amount", .int(session.amountTotal)), ("currency", .string(session.currency)),
+                        ("fee", .int(Self.fee(amount: session.amountTotal))),
+                        ("net", .int(session.amountTotal - Self.fee(amount: session.amountTotal))),
+                    ]) : .null
+                let charge: JSONValue = .object([
+                    ("id", .string("ch_" + intent.dropFirst(3))), ("object", .string("charge")),
+                    ("balance_transaction", expandBalance ? balance : .string("txn_" + intent.dropFirst(3))),
+                ])
+                let expanded: JSONValue = .object([
+                    ("id", .string(intent)), ("object", .string("payment_intent")), ("amount", .int(session.amountTotal)),
+                    ("currency", .string(session.currency)), ("status", .string(session.paymentStatus == "paid" ? "succeeded" : "processing")),
+                    ("latest_charge", charge),
+                ])
+                pairs = pairs.map { $0.0 == "payment_intent" ? ($0.0, expanded) : $0 }
+                object = .object(pairs)
+            }
+            return object
+        }
+        return Self.list(data, url: "/v1/checkout/sessions", hasMore: hasMore)
+    }
+
+    private func listRefunds(_ request: Request) -> Response {
+        let query = ListQuery(request)
+        if let invalid = query.invalid {
+            return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid \(invalid).", param: invalid)
+        }
+        let (page, hasMore) = query.page(refunds, id: \.id, created: \.created)
+        return Self.list(page.map { $0.json() }, url: "/v1/refunds", hasMore: hasMore)
+    }
+
+    // MARK: - What changes at Stripe without Settle being told (reconciliation's divergences)
+
+    /// Changes a session as Stripe holds it, sending no event (a lost notification, a dashboard action).
+    public func alter(sessionID: String, _ change: @Sendable (inout Session) -> Void) {
+        state.withLock { state in
+            guard var session = state.sessions[sessionID] else { return }
+            change(&session)
+            if session.status == "complete", session.paymentIntent == nil { session.paymentIntent = "pi_" + Identifier.randomToken(length: 24) }
+            state.sessions[sessionID] = session
+        }
+    }
+
+    /// A refund made in Stripe's dashboard: no metadata, and no event sent. Returns its id.
+    @discardableResult
+    public func dashboardRefund(sessionID: String, amount: Int64? = nil) -> String? {
+        state.withLock { state -> String? in
+            guard let session = state.sessions[sessionID], let intent = session.paymentIntent else { return nil }
+            let refund = Refund(
+                id: "re_" + Identifier.randomToken(length: 24), paymentIntent: intent, amount: amount ?? session.amountTotal,
+                currency: session.currency, status: "succeeded", reason: nil, metadata: [:]
+            )
+            state.refunds[refund.id] = refund
+            return refund.id
+        }
+    }
+
+    /// A paid session created by something other than Settle on the same account. Returns its id.
+    @discardableResult
+    public func foreignSession(amount: Int64, currency: String) -> String {
+        let now = UnixTime.seconds(Date())
+        let session = Session(
+            id: "cs_test_" + Identifier.randomToken(length: 24), status: "complete", paymentStatus: "paid", amountTotal: amount,
+            currency: currency, clientReferenceID: nil, metadata: [:], successURL: nil, cancelURL: nil, expiresAt: now + 3600, created: now,
+            paymentIntent: "pi_" + Identifier.randomToken(length: 24)
+        )
+        state.withLock { $0.sessions[session.id] = session }
+        return session.id
     }
 
     private func retrieve(_ id: String) throws -> Response {

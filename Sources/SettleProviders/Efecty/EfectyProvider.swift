@@ -94,3 +94,9 @@ public struct EfectyProvider: PaymentProvider, SettlementFileProvider {
     public var settlementImportInterval: Duration { .seconds(configuration.importInterval) }
     public var settlementCurrency: Currency { .cop }
 }
+
+extension EfectyProvider {
+    public var reconciliationSource: ReconciliationSource {
+        .unsupported("Efecty's records are its settlement files: importing one (settle efecty import) compares and settles every line.")
+    }
+}

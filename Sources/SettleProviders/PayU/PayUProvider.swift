@@ -470,3 +470,9 @@ public struct PayUProvider: PaymentProvider {
         return try await banks.list(now: now(), lifetime: Self.bankListLifetime) { () throws(ProviderError) in try await api.pseBanks() }
     }
 }
+
+/// Reconciliation: PayU's queries API is asked about each payment by its reference code (Settle's id); refunds are not
+/// compared (Settle makes none through PayU).
+extension PayUProvider {
+    public var reconciliationSource: ReconciliationSource { .perPayment(refunds: false) }
+}

@@ -12,6 +12,6 @@ extension SandboxProvider: ProviderModule {
     public static let paymentMethods = [PaymentMethodSpec.checkout]
 
     public static func make(settings: ProviderSettings, context: ProviderContext) -> SandboxProvider {
-        SandboxProvider(settings: settings)
+        SandboxProvider(settings: settings, records: context.sandboxRecords)
     }
 }

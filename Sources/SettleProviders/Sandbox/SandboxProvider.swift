@@ -8,14 +8,16 @@ import SettleCore
 /// `POST /v1/webhooks/sandbox`, which this adapter verifies like any other provider's. Test mode only.
 public struct SandboxProvider: PaymentProvider {
     let settings: ProviderSettings
+    let records: SandboxRecords
 
     /// A sandbox with a fixed secret (unit tests, and Settle when `SETTLE_SANDBOX_WEBHOOK_SECRET` is set).
-    public init(secret: StandardWebhookSecret) {
-        self.init(settings: ["webhook_secret": secret.serialized])
+    public init(secret: StandardWebhookSecret, records: SandboxRecords = .none) {
+        self.init(settings: ["webhook_secret": secret.serialized], records: records)
     }
 
-    public init(settings: ProviderSettings) {
+    public init(settings: ProviderSettings, records: SandboxRecords = .none) {
         self.settings = settings
+        self.records = records
     }
 
     /// The signing secret: configured, or generated on first start and stored (known once the database is open).
@@ -92,6 +94,11 @@ public struct SandboxProvider: PaymentProvider {
         guard secret != nil else { throw ProviderError(.disabled, "The sandbox provider is disabled.") }
         let id = "sb_" + (request.refundID.split(separator: "_", maxSplits: 1).last.map(String.init) ?? request.refundID)
         return request.payment.metadata[Self.pendingRefundsKey] == "pending" ? .pending(providerRefundID: id) : .succeeded(providerRefundID: id)
+    }
+
+    /// The sandbox's id of a payment (`sb_…`).
+    public static func providerID(for paymentID: String) -> String {
+        "sb_" + (paymentID.split(separator: "_", maxSplits: 1).last.map(String.init) ?? paymentID)
     }
 
     static func providerPaymentID(for paymentID: String) -> String {

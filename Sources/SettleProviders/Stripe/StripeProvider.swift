@@ -268,6 +268,12 @@ struct StripeRefund: Decodable, Sendable {
     var amount: Int64?
     var currency: String?
     var metadata: [String: String]?
+    var paymentIntent: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, object, status, amount, currency, metadata
+        case paymentIntent = "payment_intent"
+    }
 }
 
 struct StripeEventRefund: Decodable, Sendable {

@@ -416,3 +416,45 @@ public struct WompiProvider: PaymentProvider {
         return try await banks.list(now: now(), lifetime: Self.bankListLifetime) { () throws(ProviderError) in try await api.pseBanks() }
     }
 }
+
+/// Reconciliation: Wompi is asked about each payment (its transaction, else by reference, Settle's id); a `VOIDED`
+/// transaction is an approved payment refunded in full. Wompi's listing of transactions by date is documented only
+/// second-hand, so money Settle never heard of is not looked for.
+extension WompiProvider {
+    public var reconciliationSource: ReconciliationSource { .perPayment(refunds: true) }
+
+    public func reconciliationRecords(for subject: ReconciliationSubject) async throws(ProviderError) -> [ProviderRecord] {
+        guard let api else { throw ProviderError(.disabled, "The Wompi provider is disabled.") }
+        let payment = subject.payment
+        let transaction: WompiTransaction?
+        if let id = payment.providerPaymentID {
+            transaction = try await api.transaction(id: id).flatMap { $0.reference == payment.id ? $0 : nil }
+        } else {
+            let all = try await api.transactions(reference: payment.id).filter { $0.reference == payment.id }
+            transaction = all.first { $0.status == "VOIDED" } ?? Self.pick(all)
+        }
+        guard let transaction else { return [] }
+        let status: ReconciledStatus =
+            switch transaction.status {
+            case "APPROVED", "VOIDED": .succeeded
+            case "DECLINED", "ERROR": .failed
+            case "PENDING": .processing
+            default: .open
+            }
+        var records = [
+            ProviderRecord(
+                object: .payment, providerID: transaction.id, paymentID: payment.id, status: status, amount: transaction.amountInCents,
+                currency: transaction.currency
+            )
+        ]
+        if transaction.status == "VOIDED" {
+            records.append(
+                ProviderRecord(
+                    object: .refund, providerID: transaction.id, paymentID: payment.id, status: .succeeded, amount: transaction.amountInCents,
+                    currency: transaction.currency
+                )
+            )
+        }
+        return records
+    }
+}

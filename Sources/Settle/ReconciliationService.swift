@@ -1,0 +1,300 @@
+import Foundation
+import Logging
+import Synchronization
+import SettleCore
+import SettleProviders
+import SettleStore
+
+/// Reconciliation: for one provider and a window of payment creation times, every payment Settle holds (and each of
+/// its refunds) is compared with the provider's own record, and each is classified (``Reconciler``).
+///
+/// A run is queued in the database and taken by exactly one instance under a lease it renews after every page (an
+/// instance that stops is replaced once its lease lapses; the run then starts again). The provider is read outside any
+/// transaction; what a page found is stored in one transaction, together with, when the run was asked to `apply`, the
+/// provider's final states applied through the same exactly-once path as a notification (audited as the run's).
+/// Amounts never change: a success for another amount sends an open payment to review, and a final payment is left
+/// for an operator.
+public struct ReconciliationService: Sendable {
+    let store: Store
+    let providers: ProviderRegistry
+    let logger: Logger
+    let now: @Sendable () -> Date
+    /// This instance, as the runs' lease owner.
+    public let owner: String
+    /// Set when this instance queued a run, so its runner looks now rather than at its next poll.
+    let queued = Wakeup()
+
+    /// A flag the runner polls between its sleeps.
+    final class Wakeup: Sendable {
+        let flag = Atomic<Bool>(false)
+    }
+
+    /// Waits until this instance queues a run, or `timeout` passes.
+    public func waitForWork(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if queued.flag.exchange(false, ordering: .relaxed) { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    public init(store: Store, providers: ProviderRegistry, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, owner: String = Identifier.make("inst")) {
+        self.store = store
+        self.providers = providers
+        self.logger = logger
+        self.now = now
+        self.owner = owner
+    }
+
+    /// How long a run's lease lasts without renewal.
+    public static let lease: TimeInterval = 120
+    /// The longest window one run covers.
+    public static let maximumWindow: TimeInterval = 93 * 86_400
+    /// Settle's payments read per page (and per transaction of findings).
+    static let pageSize = 500
+    /// Concurrent questions to a per-payment provider.
+    static let concurrency = 8
+
+    public struct CreateRequest: Sendable {
+        public var provider: String
+        public var from: Date
+        public var to: Date
+        public var apply: Bool
+        public var trigger: String
+
+        public init(provider: String, from: Date, to: Date, apply: Bool = false, trigger: String = "api") {
+            self.provider = provider
+            self.from = from
+            self.to = to
+            self.apply = apply
+            self.trigger = trigger
+        }
+    }
+
+    /// Queues a run (an instance's runner takes it); audited.
+    public func create(_ request: CreateRequest, caller: Caller) async throws(SettleError) -> ReconciliationRun {
+        try validate(provider: request.provider, mode: caller.mode)
+        guard request.from < request.to else { throw SettleError.invalid("to", "to must be after from.") }
+        guard request.to.timeIntervalSince(request.from) <= Self.maximumWindow else {
+            throw SettleError.invalid("to", "A reconciliation covers at most 93 days; split the window.")
+        }
+        let at = now()
+        guard request.from <= at else { throw SettleError.invalid("from", "from is in the future.") }
+        let run = ReconciliationRun(
+            id: Identifier.make("rec"), mode: caller.mode, provider: request.provider, from: request.from, to: request.to, apply: request.apply,
+            status: .queued, trigger: request.trigger, createdAt: at
+        )
+        let actor = caller.actor
+        try await store.perform({ tx in
+            _ = try await tx.insertReconciliationRun(run)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: actor.kind, actorID: actor.id, action: .reconciliationCreated, targetType: .reconciliation, targetID: run.id,
+                    after: run.apiObject, requestID: caller.requestID, at: at
+                )
+            )
+        }, logger: logger)
+        queued.flag.store(true, ordering: .relaxed)
+        return run
+    }
+
+    func validate(provider name: String, mode: Mode) throws(SettleError) {
+        guard let provider = providers.provider(named: name) else {
+            throw SettleError(.providerUnknown, "No provider named \(Text.echo(name, limit: 40)).", param: "provider")
+        }
+        guard provider.availability.isEnabled else {
+            throw SettleError(.providerDisabled, "The \(name) provider is disabled; its records cannot be read.", param: "provider", status: 400)
+        }
+        if case .unsupported(let reason) = provider.reconciliationSource {
+            throw SettleError(.reconciliationNotSupported, reason, param: "provider")
+        }
+        guard provider.modes.contains(mode) else {
+            throw SettleError(.providerModeUnsupported, "The \(name) provider does not serve \(mode.rawValue) mode.", param: "provider")
+        }
+    }
+
+    public func run(id: String, mode: Mode) async throws(SettleError) -> ReconciliationRun {
+        let run = try await store.fetch({ try await store.reconciliationRun(id: id) }, logger: logger)
+        guard let run, run.mode == mode else { throw SettleError.notFound(.reconciliation, id: id) }
+        return run
+    }
+
+    public func list(mode: Mode, limit: Int, startingAfter: String?) async throws(SettleError) -> (runs: [ReconciliationRun], hasMore: Bool) {
+        try await store.fetch({ try await store.reconciliationRuns(mode: mode, limit: limit, startingAfter: startingAfter) }, logger: logger)
+    }
+
+    public func items(runID: String, mode: Mode, kind: ReconciliationClass?, limit: Int, startingAfter: String?) async throws(SettleError)
+        -> (items: [ReconciliationItem], hasMore: Bool)
+    {
+        _ = try await run(id: runID, mode: mode)
+        let page = try await store.fetch(
+            { try await store.reconciliationItems(runID: runID, kind: kind, limit: limit, startingAfter: startingAfter) }, logger: logger
+        )
+        return (page.items.map { entry in
+            var item = entry.item
+            item.id = entry.id
+            return item
+        }, page.hasMore)
+    }
+
+    /// Every item of a run (of one class), as CSV with a header line.
+    public func csv(runID: String, mode: Mode, kind: ReconciliationClass?) async throws(SettleError) -> String {
+        var out = ReconciliationItem.csvHeader.joined(separator: ",") + "\r\n"
+        var after: String?
+        while true {
+            let page = try await items(runID: runID, mode: mode, kind: kind, limit: 1000, startingAfter: after)
+            for item in page.items { out += item.csvFields.map(CSV.field).joined(separator: ",") + "\r\n" }
+            guard page.hasMore, let last = page.items.last?.id else { break }
+            after = last
+        }
+        return out
+    }
+
+    // MARK: - Running
+
+    /// Takes the oldest queued run (or one whose instance stopped) and runs it to the end. Returns it, or `nil` when
+    /// there was none.
+    @discardableResult
+    public func runNext(progress: (@Sendable (ReconciliationRun) -> Void)? = nil) async -> ReconciliationRun? {
+        await runClaimed(id: nil, progress: progress)
+    }
+
+    /// Runs one queued run now (the CLI); `nil` when another instance has it.
+    public func run(id: String, progress: (@Sendable (ReconciliationRun) -> Void)? = nil) async -> ReconciliationRun? {
+        await runClaimed(id: id, progress: progress)
+    }
+
+    private func runClaimed(id: String?, progress: (@Sendable (ReconciliationRun) -> Void)?) async -> ReconciliationRun? {
+        let at = now()
+        let claimed: ReconciliationRun?
+        do {
+            claimed = try await store.claimReconciliationRun(id: id, owner: owner, now: at, leaseUntil: at.addingTimeInterval(Self.lease))
+        } catch {
+            logger.warning("could not claim a reconciliation", metadata: ["error": "\(error)"])
+            return nil
+        }
+        guard let claimed else { return nil }
+        var execution = Execution(service: self, run: claimed, progress: progress)
+        await execution.execute()
+        return try? await store.reconciliationRun(id: claimed.id)
+    }
+
+    /// Queues the runs a schedule has due at `at` (each provider that can be reconciled, in each mode it serves),
+    /// once: a run's key is unique, so instances sharing the database create it once, and one of them runs it.
+    /// Returns the runs this call created.
+    @discardableResult
+    public func scheduleDue(_ schedule: ReconciliationSchedule, at: Date) async -> [ReconciliationRun] {
+        guard let (from, to) = schedule.window(at: at) else { return [] }
+        var created: [ReconciliationRun] = []
+        for entry in providers.allEntries where entry.provider.availability.isEnabled {
+            if case .unsupported = entry.provider.reconciliationSource { continue }
+            for mode in entry.provider.modes.sorted(by: { $0.rawValue < $1.rawValue }) {
+                let run = ReconciliationRun(
+                    id: Identifier.make("rec"), mode: mode, provider: entry.provider.name, from: from, to: to, apply: schedule.apply,
+                    status: .queued, trigger: "schedule", createdAt: at
+                )
+                let key = "\(run.provider):\(mode.rawValue):\(UnixTime.seconds(from))"
+                do {
+                    let inserted = try await store.write { tx -> Bool in
+                        guard try await tx.insertReconciliationRun(run, scheduleKey: key) else { return false }
+                        try await tx.appendAudit(
+                            AuditRecord(
+                                actorKind: .system, actorID: "schedule", action: .reconciliationCreated, targetType: .reconciliation, targetID: run.id,
+                                after: run.apiObject, at: at
+                            )
+                        )
+                        return true
+                    }
+                    if inserted { created.append(run) }
+                } catch {
+                    logger.warning("could not queue a scheduled reconciliation", metadata: ["provider": "\(run.provider)", "error": "\(error)"])
+                }
+            }
+        }
+        return created
+    }
+}
+
+/// `SETTLE_RECONCILE_SCHEDULE`: `daily@HH:MM` (UTC; `HH:MM` alone means the same), each run covering the previous UTC
+/// day; `+apply` after it applies what may be applied. `off` or empty: no schedule.
+public struct ReconciliationSchedule: Sendable, Hashable {
+    public var minuteOfDay: Int
+    public var apply: Bool
+
+    public init(minuteOfDay: Int, apply: Bool = false) {
+        self.minuteOfDay = minuteOfDay
+        self.apply = apply
+    }
+
+    /// `nil` for `off` or empty; throws a message naming the setting for anything else it cannot read.
+    public static func parse(_ text: String?) throws(SettleError) -> ReconciliationSchedule? {
+        var value = (text ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        if value.isEmpty || value == "off" { return nil }
+        var apply = false
+        if value.hasSuffix("+apply") {
+            apply = true
+            value.removeLast("+apply".count)
+        }
+        if value.hasPrefix("daily@") { value.removeFirst("daily@".count) }
+        let parts = value.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isASCII) }), let hour = Int(parts[0]),
+            let minute = Int(parts[1]), (0..<24).contains(hour), (0..<60).contains(minute)
+        else {
+            throw SettleError(.configurationRefused, "SETTLE_RECONCILE_SCHEDULE must be daily@HH:MM (UTC), optionally followed by +apply, or off.")
+        }
+        return ReconciliationSchedule(minuteOfDay: hour * 60 + minute, apply: apply)
+    }
+
+    /// The window of the latest run due at `at`: the UTC day before the day of the latest scheduled time.
+    public func window(at: Date) -> (from: Date, to: Date)? {
+        let seconds = UnixTime.seconds(at)
+        let day = seconds - ((seconds % 86_400) + 86_400) % 86_400
+        let scheduledToday = day + Int64(minuteOfDay) * 60
+        let runDay = seconds >= scheduledToday ? day : day - 86_400
+        return (Date(timeIntervalSince1970: TimeInterval(runDay - 86_400)), Date(timeIntervalSince1970: TimeInterval(runDay)))
+    }
+}
+
+/// CSV fields: quoted when they hold a separator, a quote or a line break; a field a spreadsheet would read as a
+/// formula is prefixed with `'`.
+enum CSV {
+    static func field(_ value: String) -> String {
+        var text = value
+        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+extension ReconciliationService {
+    /// Waits until the schema is ready.
+    public func waitUntilReady() async throws { try await store.waitUntilMigrated() }
+}
+
+extension ReconciliationService {
+    /// An RFC 3339 time (`2026-12-01T00:00:00Z`, with or without fractional seconds) or a date (`2026-12-01`, midnight UTC).
+    public static func parseTime(_ text: String) -> Date? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.count <= 40 else { return nil }
+        if trimmed.count == 10 {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            return formatter.date(from: trimmed)
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: trimmed) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: trimmed)
+    }
+}
+
+extension ReconciliationService {
+    /// How many of Settle's payments a run compares (for a progress bar).
+    public func paymentCount(_ run: ReconciliationRun) async throws(SettleError) -> Int {
+        try await store.fetch(
+            { try await store.countPaymentsCreated(provider: run.provider, mode: run.mode, from: run.from, to: run.to) }, logger: logger
+        )
+    }
+}
