@@ -168,8 +168,9 @@ public struct NotificationIngestor: Sendable {
         }
     }
 
-    /// A provider's report that it returned the money: a full refund of a succeeded payment whose amount and currency
-    /// it names; anything else is stored and flagged, changing nothing.
+    /// A provider's report that it returned the money: the outcome of a refund Settle asked for, or one the provider made
+    /// itself (its dashboard) — in full, or a part that fits what the payment's refunds leave — of a succeeded payment
+    /// whose amount and currency it names; anything else is stored and flagged, changing nothing.
     static func applyRefund(
         _ refund: ProviderRefund, event: ProviderEvent, payment: Payment, provider: String, actor: PaymentLedger.Actor, requestID: String?, at: Date,
         store: (String, String?) async throws -> Bool, in tx: StoreTransaction
@@ -203,8 +204,21 @@ public struct NotificationIngestor: Sendable {
         guard refund.outcome == .succeeded else { return try await unchanged("a failed refund Settle did not ask for") }
         guard payment.status == .succeeded else { return try await unchanged("refund reported for a payment that is \(payment.status)") }
         guard payment.amountRefunded < payment.amount.minorUnits else { return try await unchanged("already refunded") }
-        guard event.amountMinorUnits == payment.amount.minorUnits, event.currencyCode?.uppercased() == payment.amount.currency.code else {
-            return try await unchanged("refund amount differs from the payment's")
+        guard let amount = event.amountMinorUnits, event.currencyCode?.uppercased() == payment.amount.currency.code else {
+            return try await unchanged("refund amount or currency differs from the payment's")
+        }
+        if amount != payment.amount.minorUnits {
+            // A part returned at the provider (its dashboard): recorded when it fits what the refunds leave.
+            guard amount > 0, amount < payment.amount.minorUnits else { return try await unchanged("refund amount differs from the payment's") }
+            // The payment is locked: what its refunds hold cannot change before the refund is recorded.
+            guard try await tx.heldRefundAmount(paymentID: payment.id) + amount <= payment.amount.minorUnits else {
+                return try await unchanged("the refund would take the refunds past the payment; review it")
+            }
+            guard try await store("applied:refund_succeeded", refund.reason) else { return .duplicate }
+            _ = try await PaymentLedger.providerRefund(
+                payment, amount: amount, providerRefundID: refund.providerRefundID, reason: refund.reason, actor: actor, requestID: requestID, at: at, in: tx
+            )
+            return .refunded(paymentID: payment.id)
         }
         guard try await store("applied:refunded", refund.reason) else { return .duplicate }
         try await PaymentLedger.refundInFull(

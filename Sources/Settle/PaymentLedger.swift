@@ -69,4 +69,40 @@ enum PaymentLedger {
             )
         )
     }
+
+    /// Records a part of a succeeded payment the provider returned on its own (a partial refund made in Stripe's
+    /// dashboard): a succeeded refund row, `amount_refunded`, `refund.succeeded` (and `payment.refunded` once all of it is
+    /// back), and the audit entry, in the caller's transaction. Returns false, changing nothing, when the part does not
+    /// fit what the payment's refunds leave (pending ones included).
+    static func providerRefund(
+        _ payment: Payment, amount: Int64, providerRefundID: String, reason: String, actor: Actor, requestID: String?, at: Date,
+        in tx: StoreTransaction
+    ) async throws -> Bool {
+        let held = try await tx.heldRefundAmount(paymentID: payment.id)
+        guard amount > 0, held + amount <= payment.amount.minorUnits else { return false }
+        let refund = Refund(
+            id: Identifier.make("re"), mode: payment.mode, paymentID: payment.id, amount: Money(minorUnits: amount, currency: payment.amount.currency),
+            status: .succeeded, reason: reason, providerRefundID: providerRefundID, createdAt: at, updatedAt: at
+        )
+        try await tx.insertRefund(refund)
+        try await tx.addRefunded(paymentID: payment.id, amount: amount, at: at)
+        let eventID = try await tx.insertEvent(type: .refundSucceeded, refund: refund, at: at)
+        var refunded = payment
+        refunded.amountRefunded += amount
+        refunded.updatedAt = at
+        if refunded.amountRefunded >= payment.amount.minorUnits {
+            try await tx.insertEvent(type: .paymentRefunded, payment: refunded, at: at)
+        }
+        try await tx.appendAudit(
+            AuditRecord(
+                actorKind: actor.kind, actorID: actor.id, action: .refundStatus(.succeeded), targetType: .refund, targetID: refund.id,
+                after: .object([
+                    ("status", .string("succeeded")), ("amount", .int(amount)), ("payment", .string(payment.id)), ("reason", .string(reason)),
+                    ("made_at_provider", .string(providerRefundID)), ("event", .string(eventID)),
+                ]),
+                requestID: requestID, at: at
+            )
+        )
+        return true
+    }
 }

@@ -170,7 +170,53 @@ public struct RefundService: Sendable {
             _ = try await ask(provider, about: refund, of: payment, requestID: nil, idempotency: nil)
             asked += 1
         }
-        return asked
+        return asked + (try await askAboutPending(limit: limit))
+    }
+
+    /// How often a provider is asked about a refund it holds as pending.
+    public static let pendingAskEvery: TimeInterval = 600
+
+    /// Pending refunds the provider accepted (it gave an id) at least ``retryAfter`` ago: the provider is asked where
+    /// each stands (``PaymentProvider/refundOutcome(providerRefundID:of:)``, every ``pendingAskEvery``), and a decision is
+    /// applied through the refund state machine, as a notification would be. Returns how many were asked.
+    @discardableResult
+    public func askAboutPending(limit: Int = 100) async throws(SettleError) -> Int {
+        let at = now()
+        let waiting = try await store.fetch(
+            {
+                try await store.pendingRefundsToAsk(
+                    createdBefore: at.addingTimeInterval(-Self.retryAfter), polledBefore: at.addingTimeInterval(-Self.pendingAskEvery), limit: limit
+                )
+            }, logger: logger
+        )
+        var asked: [String] = []
+        for refund in waiting {
+            guard let providerRefundID = refund.providerRefundID,
+                let payment = try await store.fetch({ try await store.payment(id: refund.paymentID) }, logger: logger),
+                let provider = providers.provider(named: payment.provider), provider.availability.isEnabled
+            else { continue }
+            asked.append(refund.id)
+            let outcome: RefundStatus?
+            do {
+                outcome = try await provider.refundOutcome(providerRefundID: providerRefundID, of: payment)
+            } catch {
+                logger.notice("could not ask the provider about a pending refund", metadata: ["refund": "\(refund.id)", "provider": "\(payment.provider)"])
+                continue
+            }
+            guard let outcome, outcome == .succeeded || outcome == .failed else { continue }
+            let (id, paymentID, providerName) = (refund.id, payment.id, payment.provider)
+            try await store.perform({ tx in
+                guard let payment = try await tx.lockPayment(id: paymentID), let locked = try await tx.lockRefund(id: id), locked.status == .pending else { return }
+                let failure = outcome == .failed ? PaymentFailure(code: "refund_failed", message: "The provider reported the refund failed.") : nil
+                _ = try await Self.apply(
+                    outcome == .succeeded ? .providerSucceeded : .providerFailed, to: locked, payment: payment,
+                    actor: .init(kind: .provider, id: providerName), failure: failure, requestID: nil, at: at, in: tx
+                )
+            }, logger: logger)
+        }
+        let polled = asked
+        try await store.fetch({ try await store.markRefundsPolled(polled, at: at) }, logger: logger)
+        return asked.count
     }
 
     /// How long a refund the provider could not be asked about waits before it is asked again.

@@ -57,6 +57,11 @@ public protocol PaymentProvider: Sendable {
     /// words for the merchant: the request is refused with `400` before anything is stored. `nil` (the default): ask.
     func refundRefusal(for payment: Payment, amount: Int64) -> String?
 
+    /// Where a refund the provider accepted as pending stands, for a provider that decides it later without always
+    /// telling (PayU's review; the sweep asks): `succeeded` or `failed`, or `nil` while it is still pending or unknown.
+    /// The default is `nil`: the provider's notification settles it.
+    func refundOutcome(providerRefundID: String, of payment: Payment) async throws(ProviderError) -> RefundStatus?
+
     /// The provider's authoritative view of a payment, for hints and for the sweep. `nil` when the provider
     /// does not know it.
     func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState?
@@ -136,6 +141,8 @@ extension PaymentProvider {
     public func cancelPayment(providerPaymentID: String) async throws(ProviderError) {}
 
     public func refundRefusal(for payment: Payment, amount: Int64) -> String? { nil }
+
+    public func refundOutcome(providerRefundID: String, of payment: Payment) async throws(ProviderError) -> RefundStatus? { nil }
 
     public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
         .requiresAction("\(name) has no refund API for this payment: pay the buyer back by other means, then confirm the refund.")

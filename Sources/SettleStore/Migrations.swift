@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates, reconciliations]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates, reconciliations, refundPolling]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -307,5 +307,10 @@ enum Schema {
             """,
             "CREATE INDEX payments_provider_created ON payments (provider, mode, created_at, id)",
         ]
+    }
+
+    /// When the sweep last asked a provider about a refund it holds as pending (PayU's review).
+    static let refundPolling = Migration(version: 12, name: "refund_polling") { _ in
+        ["ALTER TABLE refunds ADD COLUMN polled_at BIGINT", "CREATE INDEX refunds_pending ON refunds (status, polled_at)"]
     }
 }

@@ -114,6 +114,31 @@ extension Store {
         }
     }
 
+    /// Pending refunds the provider has an id for, created before `createdBefore` and not asked about since
+    /// `polledBefore`, those asked longest ago first.
+    public func pendingRefundsToAsk(createdBefore: Date, polledBefore: Date, limit: Int) async throws -> [Refund] {
+        try await read { connection in
+            try await connection.query(
+                """
+                SELECT * FROM refunds WHERE status = 'pending' AND provider_refund_id IS NOT NULL
+                    AND created_at < \(UnixTime.milliseconds(createdBefore))
+                    AND (polled_at IS NULL OR polled_at < \(UnixTime.milliseconds(polledBefore)))
+                ORDER BY COALESCE(polled_at, 0), seq LIMIT \(limit)
+                """
+            ).map(Refund.init(row:))
+        }
+    }
+
+    /// Records that the sweep asked the provider about these refunds.
+    public func markRefundsPolled(_ ids: [String], at: Date) async throws {
+        guard !ids.isEmpty else { return }
+        try await write { tx in
+            var list: SQL = ""
+            for (index, id) in ids.enumerated() { list = list + (index == 0 ? "" : ",") + "\(id)" }
+            try await tx.query("UPDATE refunds SET polled_at = \(UnixTime.milliseconds(at)) WHERE id IN (\(list))")
+        }
+    }
+
     public func refund(id: String) async throws -> Refund? {
         try await read { connection in try await connection.query("SELECT * FROM refunds WHERE id = \(id)").first.map(Refund.init(row:)) }
     }

@@ -460,4 +460,56 @@ import Testing
             #expect(emulator.commands.filter { $0 == "reports:ORDER_DETAIL_BY_REFERENCE_CODE" }.count == 3)
         }
     }
+
+    // MARK: - Refunds
+
+    /// A card payment is refunded with PayU's REFUND, pending while PayU reviews it; the sweep asks the queries API and
+    /// applies the decision. Whole pesos only; one refund in review at a time; cash waits for an operator.
+    @Test(arguments: Engine.enabled)
+    func refundsArePendingUntilPayUDecides(_ engine: Engine) async throws {
+        try await withPayU(engine) { settle, emulator in
+            let created = try await create(settle)
+            let id = try #require(created["id"] as? String)
+            _ = try await payOnWebCheckout(try #require(created["checkout_url"] as? String), outcome: "approve")
+            #expect(try await settle.paymentStatus(id) == "succeeded")
+            let cents = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":5000050}"#)
+            #expect(cents.status == 400 && cents.errorCode == "refund_not_supported", "\(cents.text)")
+            let part = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":5000000}"#)
+            #expect(part.status == 201 && part.json["status"] as? String == "pending", "\(part.text)")
+            let refundID = try #require(part.json["id"] as? String)
+            let transaction = try #require(part.json["provider_refund_id"] as? String)
+            #expect(emulator.refundTransactions.map(\.cents) == [5_000_000])
+            #expect(emulator.refundTransactions.first?.state == "PENDING")
+            let body = try #require(emulator.apiBodies.last)
+            #expect(body.contains(#""type":"REFUND""#) && body.contains(#""TX_VALUE":{"value":50000,"currency":"COP"}"#), "\(body)")
+            // A second while the first is in review is never sent: it waits for an operator.
+            let second = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)","amount":1000000}"#)
+            #expect(second.status == 201 && second.json["status"] as? String == "requires_action", "\(second.text)")
+            #expect(emulator.refundTransactions.count == 1)
+
+            // Still in review: asking changes nothing.
+            let later = RefundService(store: settle.store, providers: settle.settle.useCases.providers, now: { Date().addingTimeInterval(600) }, logger: Engine.logger)
+            #expect(try await later.askAboutPending() == 1)
+            #expect(try await settle.request(.GET, "/v1/refunds/\(refundID)").json["status"] as? String == "pending")
+            // Asked again only after ten minutes.
+            #expect(try await later.askAboutPending() == 0)
+            emulator.settleRefund(transactionID: transaction, approved: true)
+            let muchLater = RefundService(store: settle.store, providers: settle.settle.useCases.providers, now: { Date().addingTimeInterval(1300) }, logger: Engine.logger)
+            #expect(try await muchLater.askAboutPending() == 1)
+            let refund = try await settle.request(.GET, "/v1/refunds/\(refundID)").json
+            #expect(refund["status"] as? String == "succeeded", "\(refund)")
+            #expect(try await settle.request(.GET, "/v1/payments/\(id)").json["amount_refunded"] as? Int == 5_000_000)
+            #expect(try await settle.store.eventCount(paymentID: id, type: "refund.succeeded") == 1)
+
+            // A declined refund fails and frees its amount.
+            let confirmed = try await settle.request(.POST, "/v1/refunds/\(try #require(second.json["id"] as? String))/confirm", json: #"{"note":"paid back by transfer"}"#)
+            #expect(confirmed.status == 200)
+            let rest = try await settle.request(.POST, "/v1/refunds", json: #"{"payment":"\#(id)"}"#)
+            #expect(rest.status == 201 && rest.json["status"] as? String == "pending" && rest.json["amount"] as? Int == 9_000_000, "\(rest.text)")
+            emulator.settleRefund(transactionID: try #require(rest.json["provider_refund_id"] as? String), approved: false)
+            #expect(try await muchLater.askAboutPending() == 1)
+            #expect(try await settle.request(.GET, "/v1/refunds/\(try #require(rest.json["id"] as? String))").json["status"] as? String == "failed")
+            #expect(try await settle.store.eventCount(paymentID: id, type: "refund.failed") == 1)
+        }
+    }
 }

@@ -398,4 +398,38 @@ import Testing
             ], "\(after)")
         }
     }
+
+    /// Refunds made in Stripe's dashboard name no Settle payment: their payment intent's session does. A part is recorded
+    /// as a refund of its own; a repeated event changes nothing; one that would exceed the payment is flagged.
+    @Test(arguments: Engine.enabled)
+    func dashboardRefundsAppearAsRefunds(_ engine: Engine) async throws {
+        try await withStripe(engine) { settle, emulator in
+            let paid = try await create(settle, amount: 15_000, currency: "USD")
+            try await emulator.pay(sessionID: paid.session)
+            let first = try #require(try await emulator.dashboardRefund(sessionID: paid.session, amount: 4_000, notify: true))
+            var refunds = try await settle.request(.GET, "/v1/refunds?payment=\(paid.id)").json["data"] as? [[String: Any]] ?? []
+            #expect(refunds.count == 1 && refunds.first?["provider_refund_id"] as? String == first && refunds.first?["amount"] as? Int == 4_000)
+            #expect(refunds.first?["status"] as? String == "succeeded" && refunds.first?["reason"] as? String == "refunded at Stripe")
+            #expect(try await settle.request(.GET, "/v1/payments/\(paid.id)").json["amount_refunded"] as? Int == 4_000)
+            #expect(try await settle.store.eventCount(paymentID: paid.id, type: "refund.succeeded") == 1)
+            try await emulator.sendRefundEvent(type: "refund.updated", refundID: first)
+            refunds = try await settle.request(.GET, "/v1/refunds?payment=\(paid.id)").json["data"] as? [[String: Any]] ?? []
+            #expect(refunds.count == 1)
+            // The rest, in full of what is left: the payment is refunded.
+            _ = try await emulator.dashboardRefund(sessionID: paid.session, amount: 11_000, notify: true)
+            let payment = try await settle.request(.GET, "/v1/payments/\(paid.id)").json
+            #expect(payment["amount_refunded"] as? Int == 15_000 && payment["refunded"] as? Bool == true, "\(payment)")
+            #expect(try await settle.store.eventCount(paymentID: paid.id, type: "payment.refunded") == 1)
+            // Stripe unreachable while it is asked which payment a refund belongs to: 503, so Stripe sends it again.
+            let other = try await create(settle, amount: 15_000, currency: "USD")
+            try await emulator.pay(sessionID: other.session)
+            let lost = try #require(emulator.dashboardRefund(sessionID: other.session, amount: 1_000))
+            emulator.faults.failNextAPICalls = 10
+            let event = try #require(emulator.refundEvent(type: "refund.created", refundID: lost))
+            #expect(try await emulator.deliver(event) == 503)
+            emulator.faults.failNextAPICalls = 0
+            #expect(try await emulator.deliver(event) == 200)
+            #expect(try await settle.request(.GET, "/v1/payments/\(other.id)").json["amount_refunded"] as? Int == 1_000)
+        }
+    }
 }

@@ -101,6 +101,8 @@ public final class PayUEmulator: Sendable {
         /// Every transaction id PayU gave the order: the first at creation, then one per confirmation sent.
         public var transactionIDs: [String]
         public var createdAt: Date
+        /// Refunds asked for (`SUBMIT_TRANSACTION` of type `REFUND`): each `PENDING` until PayU's review decides.
+        public var refunds: [RefundTransaction] = []
 
         /// The amount in hundredths.
         var cents: Int64
@@ -109,6 +111,17 @@ public final class PayUEmulator: Sendable {
         var receiptID: String?
         var trazabilityCode: String
         var updatedAt: Date
+    }
+
+    /// A refund of an order, as PayU keeps it.
+    public struct RefundTransaction: Sendable, Hashable {
+        public var id: String
+        public var parentTransactionID: String
+        /// In hundredths of the order's currency.
+        public var cents: Int64
+        /// `PENDING`, `APPROVED`, `DECLINED`.
+        public var state: String
+        public var reason: String
     }
 
     private struct State {
@@ -587,7 +600,7 @@ public final class PayUEmulator: Sendable {
                 if faults.unknownReferenceIsError { return Self.error("No se encontraron órdenes para la referencia", envelope: envelope) }
                 return Self.json(.object([("code", .string("SUCCESS")), ("error", .null), ("result", .null)]))
             }
-            return queriesAnswer(.array(found.map(orderJSON)), amounts: Set(found.map(\.cents)))
+            return queriesAnswer(.array(found.map(orderJSON)), amounts: Set(found.flatMap { [$0.cents] + $0.refunds.map(\.cents) }))
         case (.reports, "ORDER_DETAIL"):
             guard let id = Self.text(body["details"]?["orderId"]).flatMap({ Int64($0) }) else {
                 return Self.error("property: details.orderId, message: debe ser un número", envelope: envelope)
@@ -595,7 +608,7 @@ public final class PayUEmulator: Sendable {
             guard let found = order(id: id) else {
                 return Self.json(.object([("code", .string("SUCCESS")), ("error", .null), ("result", .object([("payload", .null)]))]))
             }
-            return queriesAnswer(orderJSON(found), amounts: [found.cents])
+            return queriesAnswer(orderJSON(found), amounts: Set([found.cents] + found.refunds.map(\.cents)))
         default:
             return Self.error("Comando no soportado: \(command)", envelope: envelope)
         }
@@ -611,6 +624,7 @@ public final class PayUEmulator: Sendable {
         guard let transaction = body["transaction"], transaction.isObject, let orderField = transaction["order"], orderField.isObject else {
             return Self.error("property: transaction.order, message: no puede ser nulo")
         }
+        if transaction["type"]?.stringValue == "REFUND" { return refund(transaction, order: orderField) }
         guard transaction["type"]?.stringValue == "AUTHORIZATION_AND_CAPTURE" else {
             return Self.error("Tipo de transacción no soportado: \(Self.text(transaction["type"]) ?? "ninguno")")
         }
@@ -737,6 +751,65 @@ public final class PayUEmulator: Sendable {
         )
     }
 
+    /// `SUBMIT_TRANSACTION` of type `REFUND`: `order.id`, `parentTransactionId` (the order's approved transaction),
+    /// `reason`, and for a part, `additionalValues.TX_VALUE` (whole pesos). PayU answers `PENDING`: its review decides
+    /// later (``settleRefund(transactionID:approved:)``), and the order's transactions show the refund.
+    private func refund(_ transaction: JSONValue, order orderField: JSONValue) -> Response {
+        guard let id = Self.text(orderField["id"]).flatMap({ Int64($0) }), let order = order(id: id) else {
+            return Self.error("property: transaction.order.id, message: la orden no existe")
+        }
+        guard order.state == "APPROVED", let parent = transaction["parentTransactionId"]?.stringValue, order.transactionIDs.contains(parent) else {
+            return Self.error("La transacción padre no existe o no está aprobada")
+        }
+        guard let reason = transaction["reason"]?.stringValue, !reason.isEmpty, reason.utf8.count <= 255 else {
+            return Self.error("property: transaction.reason, message: no puede ser vacío")
+        }
+        var cents = order.cents
+        if let value = transaction["additionalValues"]?["TX_VALUE"] {
+            guard let pesos = value["value"]?.intValue, pesos > 0, value["currency"]?.stringValue == order.currency else {
+                return Self.error("property: transaction.additionalValues.TX_VALUE, message: valor inválido")
+            }
+            cents = pesos * 100
+        }
+        let refundID = Self.newUUID()
+        let accepted = store.withLock { state -> String? in
+            guard var stored = state.orders[id] else { return "la orden no existe" }
+            if stored.refunds.contains(where: { $0.state == "PENDING" }) { return "Ya existe una solicitud de reembolso en proceso para esta orden" }
+            let refunded = stored.refunds.filter { $0.state != "DECLINED" }.reduce(Int64(0)) { $0 + $1.cents }
+            guard cents <= stored.cents - refunded else { return "El valor a reembolsar supera el valor disponible de la orden" }
+            stored.refunds.append(RefundTransaction(id: refundID, parentTransactionID: parent, cents: cents, state: "PENDING", reason: reason))
+            stored.updatedAt = Date()
+            state.orders[id] = stored
+            return nil
+        }
+        if let refusal = accepted { return Self.error(refusal) }
+        return Self.json(
+            .object([
+                ("code", .string("SUCCESS")), ("error", .null),
+                ("transactionResponse", .object([
+                    ("orderId", .int(id)), ("transactionId", .string(refundID)), ("state", .string("PENDING")),
+                    ("pendingReason", .string("PENDING_REVIEW")), ("responseCode", .string("PENDING_REVIEW")),
+                    ("responseMessage", .null), ("operationDate", .int(Self.milliseconds(Date()))),
+                ])),
+            ])
+        )
+    }
+
+    /// PayU's review of a refund decides it (no confirmation is sent: Settle learns it from the queries API).
+    public func settleRefund(transactionID: String, approved: Bool) {
+        store.withLock { state in
+            for (id, var order) in state.orders {
+                guard let index = order.refunds.firstIndex(where: { $0.id == transactionID }) else { continue }
+                order.refunds[index].state = approved ? "APPROVED" : "DECLINED"
+                order.updatedAt = Date()
+                state.orders[id] = order
+            }
+        }
+    }
+
+    /// The refunds of every order, in no order.
+    public var refundTransactions: [RefundTransaction] { store.withLock { $0.orders.values.flatMap(\.refunds) } }
+
     /// The marker standing for an amount; ``queriesAnswer(_:amounts:)`` writes it as a two-decimal JSON number.
     private func amount(_ cents: Int64) -> JSONValue { .string("\(amountMarker):\(cents)") }
 
@@ -746,8 +819,10 @@ public final class PayUEmulator: Sendable {
         let account: JSONValue = Int64(configuration.accountID).map { JSONValue.int($0) } ?? .string(configuration.accountID)
         let value = JSONValue.object([("TX_VALUE", .object([("value", amount(order.cents)), ("currency", .string(order.currency))]))])
         let transactionID = order.transactionIDs.last ?? ""
+        let refunded = order.refunds.filter { $0.state == "APPROVED" }.reduce(Int64(0)) { $0 + $1.cents }
         return .object([
-            ("id", .int(order.id)), ("accountId", account), ("status", .string(Self.orderStatus(order.state))),
+            ("id", .int(order.id)), ("accountId", account),
+            ("status", .string(order.state == "APPROVED" && refunded >= order.cents ? "REFUNDED" : Self.orderStatus(order.state))),
             ("referenceCode", .string(order.referenceCode)), ("description", .string(order.description)), ("airlineCode", .null),
             ("language", .string("es")), ("notifyUrl", .string(order.confirmationURL)), ("shippingAddress", .null),
             ("buyer", .object([("merchantBuyerId", .null), ("fullName", .null), ("emailAddress", .string(order.buyerEmail)), ("contactPhone", .null)])),
@@ -766,7 +841,17 @@ public final class PayUEmulator: Sendable {
                     ])),
                     ("expirationDate", .null), ("additionalValues", value),
                 ])
-            ])),
+            ] + order.refunds.map { refund in
+                .object([
+                    ("id", .string(refund.id)), ("type", .string("REFUND")), ("parentTransactionId", .string(refund.parentTransactionID)),
+                    ("paymentMethod", .string(order.paymentMethod)), ("paymentCountry", .string("CO")),
+                    ("transactionResponse", .object([
+                        ("state", .string(refund.state)), ("responseCode", .string(refund.state == "PENDING" ? "PENDING_REVIEW" : refund.state)),
+                        ("operationDate", .int(Self.milliseconds(order.updatedAt))),
+                    ])),
+                    ("additionalValues", .object([("TX_VALUE", .object([("value", amount(refund.cents)), ("currency", .string(order.currency))]))])),
+                ])
+            })),
             ("additionalValues", value), ("creationDate", .int(Self.milliseconds(order.createdAt))),
             ("isCreatedUsingStandardIntegrationParams", .null), ("merchantId", merchant),
             ("processedTransactionId", .string(transactionID)), ("orderSignature", .null),

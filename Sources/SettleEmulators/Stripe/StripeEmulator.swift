@@ -292,9 +292,15 @@ public final class StripeEmulator: Sendable {
         try await sendRefundEvent(type: succeeded ? "refund.updated" : "refund.failed", refundID: id)
     }
 
-    /// A signed event about a refund (its object in `data.object`).
+    /// A signed event about a refund (its object in `data.object`), sent.
     public func sendRefundEvent(type: String, refundID: String) async throws {
-        guard let refund = refund(refundID) else { return }
+        guard let event = refundEvent(type: type, refundID: refundID) else { return }
+        _ = try await deliver(event)
+    }
+
+    /// A signed event about a refund, built and not sent.
+    public func refundEvent(type: String, refundID: String) -> (id: String, headers: [(String, String)], body: [UInt8])? {
+        guard let refund = refund(refundID) else { return nil }
         let id = "evt_" + Identifier.randomToken(length: 24)
         let body = JSONValue.object([
             ("id", .string(id)), ("object", .string("event")), ("api_version", .string("2024-06-20")),
@@ -302,7 +308,7 @@ public final class StripeEmulator: Sendable {
             ("data", .object([("object", refund.json())])),
         ]).bytes()
         let signature = Self.signatureHeader(secret: configuration.webhookSecret, timestamp: UnixTime.seconds(Date()), body: body)
-        _ = try await deliver((id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body))
+        return (id, [("content-type", "application/json; charset=utf-8"), ("stripe-signature", signature)], body)
     }
 
     // MARK: - Lists
@@ -314,6 +320,7 @@ public final class StripeEmulator: Sendable {
         var limit = 10
         var startingAfter: String?
         var expand: [String] = []
+        var paymentIntent: String?
         var invalid: String?
 
         init(_ request: Request) {
@@ -327,6 +334,7 @@ public final class StripeEmulator: Sendable {
                     limit = n
                 case "starting_after": startingAfter = value
                 case "expand[]": expand.append(value)
+                case "payment_intent": paymentIntent = value
                 default: break
                 }
             }
@@ -359,7 +367,7 @@ public final class StripeEmulator: Sendable {
         if let invalid = query.invalid {
             return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid \(invalid).", param: invalid)
         }
-        let sessions = state.withLock { Array($0.sessions.values) }
+        let sessions = state.withLock { Array($0.sessions.values) }.filter { query.paymentIntent == nil || $0.paymentIntent == query.paymentIntent }
         let (page, hasMore) = query.page(sessions, id: \.id, created: \.created)
         let expandIntent = query.expand.contains { $0.hasPrefix("data.payment_intent") }
         let expandBalance = query.expand.contains("data.payment_intent.latest_charge.balance_transaction")
@@ -410,6 +418,14 @@ public final class StripeEmulator: Sendable {
             if session.status == "complete", session.paymentIntent == nil { session.paymentIntent = "pi_" + Identifier.randomToken(length: 24) }
             state.sessions[sessionID] = session
         }
+    }
+
+    /// A refund made in Stripe's dashboard: no metadata; its `refund.created` event is sent when `notify`. Returns its id.
+    @discardableResult
+    public func dashboardRefund(sessionID: String, amount: Int64? = nil, notify: Bool) async throws -> String? {
+        let id = dashboardRefund(sessionID: sessionID, amount: amount)
+        if notify, let id { try await sendRefundEvent(type: "refund.created", refundID: id) }
+        return id
     }
 
     /// A refund made in Stripe's dashboard: no metadata, and no event sent. Returns its id.

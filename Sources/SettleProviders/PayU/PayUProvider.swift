@@ -476,3 +476,68 @@ public struct PayUProvider: PaymentProvider {
 extension PayUProvider {
     public var reconciliationSource: ReconciliationSource { .perPayment(refunds: false) }
 }
+
+/// Refunds: a card payment made on WebCheckout is refunded with `SUBMIT_TRANSACTION` of type `REFUND` on its order's
+/// approved transaction (a part names its value in whole pesos). PayU answers `PENDING` while its review decides; the
+/// sweep then asks the queries API where the refund stands. Cash and PSE payments are paid back by an operator
+/// (PayU's Colombian refund rules for them are not confirmed).
+extension PayUProvider {
+    public func refundRefusal(for payment: Payment, amount: Int64) -> String? {
+        guard (payment.paymentMethod?.type ?? PaymentMethod.checkoutType) == PaymentMethod.checkoutType else { return nil }
+        guard payment.amount.currency.code == "COP", amount % 100 == 0 else {
+            return "PayU refunds whole pesos: ask for a multiple of 100 minor units, or pay the rest back by other means."
+        }
+        return nil
+    }
+
+    public func refund(_ request: ProviderRefundRequest) async throws(ProviderError) -> ProviderRefundResult {
+        let payment = request.payment
+        guard (payment.paymentMethod?.type ?? PaymentMethod.checkoutType) == PaymentMethod.checkoutType else {
+            return .requiresAction("PayU does not refund cash or PSE payments through its API: pay the buyer back by other means, then confirm the refund.")
+        }
+        guard let api else { throw ProviderError(.disabled, "The PayU provider is disabled.") }
+        guard let orderID = payment.providerPaymentID, let orderNumber = Int64(orderID) else {
+            throw ProviderError(.rejected, providerCode: "no_order", "Settle does not know this payment's PayU order.")
+        }
+        guard let order = try await api.order(id: orderID) else {
+            throw ProviderError(.rejected, providerCode: "no_order", "PayU does not know order \(orderID).")
+        }
+        if order.transactions.contains(where: { $0.type == "REFUND" && $0.state == "PENDING" }) {
+            // SUBMIT_TRANSACTION takes no idempotency key: a refund already in review may be this one, asked before
+            // an answer was lost. Never ask twice.
+            return .requiresAction("A refund of this order is already in PayU's review: check it in PayU's panel, then confirm this refund.")
+        }
+        guard let parent = order.transactions.first(where: { ($0.type == nil || $0.type == "AUTHORIZATION_AND_CAPTURE") && $0.state == "APPROVED" }) else {
+            throw ProviderError(.rejected, providerCode: "not_approved", "PayU shows no approved transaction to refund on order \(orderID).")
+        }
+        var transaction: [(String, JSONValue)] = [
+            ("order", .object([("id", .int(orderNumber))])), ("type", .string("REFUND")),
+            ("reason", .string("Settle refund \(request.refundID): \(request.reason)")), ("parentTransactionId", .string(parent.id)),
+        ]
+        if !request.isFull {
+            transaction.append(
+                ("additionalValues", .object([("TX_VALUE", .object([("value", .int(request.amount.minorUnits / 100)), ("currency", .string("COP"))]))]))
+            )
+        }
+        let response = try await api.submit(.object(transaction))
+        switch response.state {
+        case "APPROVED": return .succeeded(providerRefundID: response.transactionID)
+        case "PENDING": return .pending(providerRefundID: response.transactionID)
+        default:
+            throw ProviderError(.rejected, providerCode: response.responseCode, "PayU refused the refund: \(Text.echo(response.message ?? response.state, limit: 200)).")
+        }
+    }
+
+    /// The refund's transaction on its order, from the queries API.
+    public func refundOutcome(providerRefundID: String, of payment: Payment) async throws(ProviderError) -> RefundStatus? {
+        guard let api else { throw ProviderError(.disabled, "The PayU provider is disabled.") }
+        guard let orderID = payment.providerPaymentID, let order = try await api.order(id: orderID),
+            let refund = order.transactions.first(where: { $0.id == providerRefundID && $0.type == "REFUND" })
+        else { return nil }
+        switch refund.state {
+        case "APPROVED": return .succeeded
+        case "DECLINED", "ERROR", "EXPIRED": return .failed
+        default: return nil
+        }
+    }
+}

@@ -117,15 +117,24 @@ public struct StripeProvider: PaymentProvider {
             throw NotificationRejection(.malformed, "The body is not a Stripe event.")
         }
         if envelope.type.hasPrefix("refund."), let refund = try? JSONDecoder().decode(StripeEventRefund.self, from: Data(notification.body)).data.object {
-            return VerifiedNotification(events: [Self.event(refund: refund, envelope: envelope)])
+            // A refund made in Stripe's dashboard names no Settle payment: its payment intent's session does.
+            var session: String?
+            if refund.metadata?["settle_payment"] == nil, let intent = refund.paymentIntent {
+                do {
+                    session = try await self.session(paymentIntent: intent)
+                } catch {
+                    throw NotificationRejection(.unavailable, "Stripe could not be asked which payment the refund belongs to; retry.")
+                }
+            }
+            return VerifiedNotification(events: [Self.event(refund: refund, envelope: envelope, session: session)])
         }
         return VerifiedNotification(events: [Self.event(from: envelope, body: notification.body)])
     }
 
     /// A refund event: for a refund Settle asked for (its metadata names the payment), `succeeded` or `failed` settles
-    /// it; `pending` changes nothing. A refund made in Stripe's dashboard carries no Settle payment and is stored
-    /// unmatched.
-    static func event(refund: StripeRefund, envelope: StripeEventEnvelope) -> ProviderEvent {
+    /// it; `pending` changes nothing. A refund made in Stripe's dashboard names the payment by `session`, the Checkout
+    /// Session of its payment intent (asked of Stripe); without one it is stored unmatched.
+    static func event(refund: StripeRefund, envelope: StripeEventEnvelope, session: String? = nil) -> ProviderEvent {
         let outcome: RefundStatus? =
             switch refund.status {
             case "succeeded": .succeeded
@@ -137,7 +146,8 @@ public struct StripeProvider: PaymentProvider {
             amount = StripeCurrency.minorUnits(stripeAmount: value, currency: currency) ?? -1
         }
         return ProviderEvent(
-            eventID: envelope.id, type: envelope.type, target: refund.metadata?["settle_payment"].map { .payment(id: $0) }, outcome: nil,
+            eventID: envelope.id, type: envelope.type,
+            target: refund.metadata?["settle_payment"].map { .payment(id: $0) } ?? session.map { .providerPayment(id: $0) }, outcome: nil,
             amountMinorUnits: amount, currencyCode: refund.currency?.uppercased(),
             refund: outcome.map {
                 ProviderRefund(providerRefundID: refund.id, reason: "refunded at Stripe", outcome: $0, refundID: refund.metadata?["settle_refund"])
@@ -210,6 +220,16 @@ public struct StripeProvider: PaymentProvider {
             outcome: isSession ? outcome : nil, amountMinorUnits: amount, currencyCode: currencyCode,
             failure: outcome == .failed ? PaymentFailure(code: "async_payment_failed", message: "The delayed payment failed at Stripe.") : nil
         )
+    }
+
+    /// The Checkout Session whose payment intent this is (`GET /v1/checkout/sessions?payment_intent=`), or `nil`.
+    func session(paymentIntent: String) async throws(ProviderError) -> String? {
+        guard let api else { throw ProviderError(.disabled, "The Stripe provider is disabled.") }
+        let bytes = try await api.get("/v1/checkout/sessions?payment_intent=\(StripeForm.escape(paymentIntent))&limit=1")
+        guard let list = try? JSONDecoder().decode(StripeList<StripeListedSession>.self, from: Data(bytes)) else {
+            throw ProviderError(.unavailable, "Stripe answered with something that is not a list of checkout sessions.")
+        }
+        return list.data.first?.id
     }
 
     public func fetchPayment(providerPaymentID: String) async throws(ProviderError) -> ProviderPaymentState? {
