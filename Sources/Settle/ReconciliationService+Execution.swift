@@ -38,6 +38,19 @@ extension ReconciliationService {
 
         mutating func execute() async {
             let logger = service.logger
+            // The lease is extended every third of its length while the run works, however long a page takes.
+            let (store, id, owner) = (service.store, run.id, service.owner)
+            let now = service.now
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(Int(ReconciliationService.lease / 3)))
+                    if Task.isCancelled { return }
+                    let until = now().addingTimeInterval(ReconciliationService.lease)
+                    let held = try? await store.write { tx in try await tx.extendReconciliationLease(id: id, owner: owner, until: until) }
+                    if held == false { return }
+                }
+            }
+            defer { heartbeat.cancel() }
             do {
                 guard let provider = service.providers.provider(named: run.provider), provider.availability.isEnabled else {
                     throw Failure(message: "The \(run.provider) provider is disabled; its records cannot be read.")
@@ -54,6 +67,11 @@ extension ReconciliationService {
                 )
             } catch is LeaseLost {
                 logger.warning("reconciliation taken over by another instance", metadata: ["reconciliation": "\(run.id)"])
+            } catch where Task.isCancelled || error is CancellationError {
+                // Shutting down: back in the queue, for another instance (or this one, once it is back) to run again.
+                let (id, owner) = (run.id, service.owner)
+                try? await store.write { tx in try await tx.releaseReconciliation(id: id, owner: owner) }
+                logger.notice("reconciliation put back in the queue at shutdown", metadata: ["reconciliation": "\(run.id)"])
             } catch {
                 let message: String =
                     switch error {
@@ -84,7 +102,9 @@ extension ReconciliationService {
                 providerRecords += page.records.count
                 cursor = page.nextCursor
                 pages += 1
-                guard pages <= 100_000 else { throw Failure(message: "\(run.provider) listed more than 100,000 pages; narrow the window.") }
+                guard pages <= 100_000, providerRecords <= ReconciliationService.maximumListedRecords else {
+                    throw Failure(message: "\(run.provider) listed more than \(ReconciliationService.maximumListedRecords) records; narrow the window.")
+                }
                 try await renew()
             } while cursor != nil
 
@@ -111,8 +131,8 @@ extension ReconciliationService {
                         aliases[alias] = payment.id
                     }
                     findings.append(paymentFinding(payment, record))
-                    for refund in settleRefunds[payment.id] ?? [] where refund.providerRefundID != nil {
-                        let found = refundIndex.take(refund.providerRefundID!) ?? refundIndex.take(refund.id)
+                    for refund in settleRefunds[payment.id] ?? [] where Self.reachedProvider(refund) {
+                        let found = refund.providerRefundID.flatMap { refundIndex.take($0) } ?? refundIndex.take(refund.id)
                         findings.append(refundFinding(refund, found, paymentID: payment.id))
                     }
                 }
@@ -129,11 +149,9 @@ extension ReconciliationService {
                 if let id = record.paymentID { payment = try await store.payment(id: id) }
                 if payment == nil { payment = try await store.payment(provider: run.provider, providerPaymentID: record.providerID) }
                 if let known = payment, known.provider != run.provider || known.mode != run.mode { payment = nil }
-                if let payment {
-                    aliases[payment.id] = payment.id
-                    for alias in [record.providerID, record.providerPaymentID].compactMap({ $0 }) { aliases[alias] = payment.id }
-                    paymentsChecked += 1
-                }
+                // A payment just outside Settle's window is compared all the same; its refunds belong to its own window's
+                // run (no alias: the listing's refunds of it are left alone).
+                if payment != nil { paymentsChecked += 1 }
                 findings.append(paymentFinding(payment, record))
                 if findings.count >= ReconciliationService.pageSize {
                     try await save(findings)
@@ -173,8 +191,8 @@ extension ReconciliationService {
                     findings.append(paymentFinding(payment, records.first { $0.object == .payment }))
                     guard coversRefunds else { continue }
                     var index = RecordIndex(records.filter { $0.object == .refund })
-                    for refund in subject.refunds where refund.providerRefundID != nil {
-                        let found = index.take(refund.providerRefundID!) ?? index.take(refund.id)
+                    for refund in subject.refunds where Self.reachedProvider(refund) {
+                        let found = refund.providerRefundID.flatMap { index.take($0) } ?? index.take(refund.id)
                         findings.append(refundFinding(refund, found, paymentID: payment.id))
                     }
                     for record in index.remaining { findings.append(refundFinding(nil, record, paymentID: payment.id)) }
@@ -226,6 +244,12 @@ extension ReconciliationService {
             payment.providerPaymentID != nil || payment.status == .succeeded || payment.status == .requiresReview
         }
 
+        /// Whether the provider should know the refund: it named it, or Settle asked and is waiting for the answer (a
+        /// refund an operator paid back by other means never went to the provider).
+        static func reachedProvider(_ refund: Refund) -> Bool {
+            refund.providerRefundID != nil || refund.status == .pending
+        }
+
         func refundFinding(_ refund: Refund?, _ record: ProviderRecord?, paymentID: String) -> Finding {
             let settle = refund.map { ReconciledSide(status: ReconciledStatus($0.status), amount: $0.amount.minorUnits, currency: $0.amount.currency.code) }
             return Finding(
@@ -243,26 +267,33 @@ extension ReconciliationService {
         mutating func save(_ findings: [Finding]) async throws {
             guard !findings.isEmpty else { return }
             let run = self.run
-            let at = service.now()
-            let (stored, count) = try await store.write { tx -> ([ReconciliationItem], Int) in
-                var items: [ReconciliationItem] = []
-                var count = 0
-                for finding in findings {
-                    var item = finding.item
-                    if run.apply, let record = finding.record, let paymentID = item.paymentID,
-                        Reconciler.isApplicable(item.kind, object: item.object, provider: item.provider)
-                    {
-                        let outcome = try await Self.apply(record, paymentID: paymentID, run: run, at: at, in: tx)
-                        item.applied = outcome.text
-                        if outcome.changed { count += 1 }
+            let owner = service.owner
+            // A few dozen to a transaction: applying writes an event, an audit entry and a message for each, and on
+            // SQLite other writers wait for the one writer.
+            for start in stride(from: 0, to: findings.count, by: ReconciliationService.findingsPerTransaction) {
+                let chunk = Array(findings[start..<min(start + ReconciliationService.findingsPerTransaction, findings.count)])
+                let at = service.now()
+                let count = try await store.write { tx -> Int in
+                    // Still this instance's run: nothing is written for a run another instance took over.
+                    guard try await tx.holdsReconciliation(id: run.id, owner: owner) else { throw LeaseLost() }
+                    var items: [ReconciliationItem] = []
+                    var count = 0
+                    for finding in chunk {
+                        var item = finding.item
+                        if run.apply, let record = finding.record, let paymentID = item.paymentID,
+                            Reconciler.isApplicable(item.kind, object: item.object, provider: item.provider)
+                        {
+                            let outcome = try await Self.apply(record, paymentID: paymentID, run: run, at: at, in: tx)
+                            item.applied = outcome.text
+                            if outcome.changed { count += 1 }
+                        }
+                        items.append(item)
                     }
-                    items.append(item)
+                    try await tx.insertReconciliationItems(items)
+                    return count
                 }
-                try await tx.insertReconciliationItems(items)
-                return (items, count)
+                applied += count
             }
-            _ = stored
-            applied += count
             try await renew()
         }
 

@@ -54,6 +54,10 @@ public struct ReconciliationService: Sendable {
     static let pageSize = 500
     /// Concurrent questions to a per-payment provider.
     static let concurrency = 8
+    /// Findings stored (and applied) per transaction.
+    static let findingsPerTransaction = 50
+    /// The most records one run reads from a listing provider (they are held to be matched).
+    public static let maximumListedRecords = 2_000_000
 
     public struct CreateRequest: Sendable {
         public var provider: String
@@ -71,8 +75,9 @@ public struct ReconciliationService: Sendable {
         }
     }
 
-    /// Queues a run (an instance's runner takes it); audited.
-    public func create(_ request: CreateRequest, caller: Caller) async throws(SettleError) -> ReconciliationRun {
+    /// Queues a run (an instance's runner takes it); audited. `queue: false` (the CLI) creates it held by this process,
+    /// for ``createAndRun(_:caller:started:progress:)``.
+    public func create(_ request: CreateRequest, caller: Caller, queue: Bool = true) async throws(SettleError) -> ReconciliationRun {
         try validate(provider: request.provider, mode: caller.mode)
         guard request.from < request.to else { throw SettleError.invalid("to", "to must be after from.") }
         guard request.to.timeIntervalSince(request.from) <= Self.maximumWindow else {
@@ -85,8 +90,9 @@ public struct ReconciliationService: Sendable {
             status: .queued, trigger: request.trigger, createdAt: at
         )
         let actor = caller.actor
+        let (owner, leaseUntil) = (self.owner, at.addingTimeInterval(Self.lease))
         try await store.perform({ tx in
-            _ = try await tx.insertReconciliationRun(run)
+            _ = try await tx.insertReconciliationRun(run, heldBy: queue ? nil : (owner, leaseUntil))
             try await tx.appendAudit(
                 AuditRecord(
                     actorKind: actor.kind, actorID: actor.id, action: .reconciliationCreated, targetType: .reconciliation, targetID: run.id,
@@ -94,7 +100,7 @@ public struct ReconciliationService: Sendable {
                 )
             )
         }, logger: logger)
-        queued.flag.store(true, ordering: .relaxed)
+        if queue { queued.flag.store(true, ordering: .relaxed) }
         return run
     }
 
@@ -113,20 +119,30 @@ public struct ReconciliationService: Sendable {
         }
     }
 
+    /// A run; while it runs, its counts so far.
     public func run(id: String, mode: Mode) async throws(SettleError) -> ReconciliationRun {
-        let run = try await store.fetch({ try await store.reconciliationRun(id: id) }, logger: logger)
-        guard let run, run.mode == mode else { throw SettleError.notFound(.reconciliation, id: id) }
+        let found = try await store.fetch({ try await store.reconciliationRun(id: id) }, logger: logger)
+        guard var run = found, run.mode == mode else { throw SettleError.notFound(.reconciliation, id: id) }
+        if run.status == .running {
+            run.counts = try await store.fetch({ try await store.reconciliationCounts(runID: id) }, logger: logger)
+        }
         return run
     }
 
     public func list(mode: Mode, limit: Int, startingAfter: String?) async throws(SettleError) -> (runs: [ReconciliationRun], hasMore: Bool) {
-        try await store.fetch({ try await store.reconciliationRuns(mode: mode, limit: limit, startingAfter: startingAfter) }, logger: logger)
+        if let startingAfter, (try await store.fetch({ try await store.reconciliationRun(id: startingAfter) }, logger: logger))?.mode != mode {
+            throw SettleError.invalid("starting_after", "starting_after names no reconciliation.")
+        }
+        return try await store.fetch({ try await store.reconciliationRuns(mode: mode, limit: limit, startingAfter: startingAfter) }, logger: logger)
     }
 
     public func items(runID: String, mode: Mode, kind: ReconciliationClass?, limit: Int, startingAfter: String?) async throws(SettleError)
         -> (items: [ReconciliationItem], hasMore: Bool)
     {
         _ = try await run(id: runID, mode: mode)
+        if let startingAfter, !(try await store.fetch({ try await store.reconciliationItemExists(runID: runID, id: startingAfter) }, logger: logger)) {
+            throw SettleError.invalid("starting_after", "starting_after names no item of this reconciliation.")
+        }
         let page = try await store.fetch(
             { try await store.reconciliationItems(runID: runID, kind: kind, limit: limit, startingAfter: startingAfter) }, logger: logger
         )
@@ -137,17 +153,33 @@ public struct ReconciliationService: Sendable {
         }, page.hasMore)
     }
 
-    /// Every item of a run (of one class), as CSV with a header line.
-    public func csv(runID: String, mode: Mode, kind: ReconciliationClass?) async throws(SettleError) -> String {
-        var out = ReconciliationItem.csvHeader.joined(separator: ",") + "\r\n"
-        var after: String?
-        while true {
-            let page = try await items(runID: runID, mode: mode, kind: kind, limit: 1000, startingAfter: after)
-            for item in page.items { out += item.csvFields.map(CSV.field).joined(separator: ",") + "\r\n" }
-            guard page.hasMore, let last = page.items.last?.id else { break }
-            after = last
+    /// Every item of a run (of one class), as CSV with a header line, handed to `write` a page at a time (a run of
+    /// millions of items is never held whole). The run is checked first, so a missing one throws before anything is
+    /// written.
+    public func csv(runID: String, mode: Mode, kind: ReconciliationClass?) async throws(SettleError) -> CSVExport {
+        _ = try await run(id: runID, mode: mode)
+        return CSVExport(service: self, runID: runID, mode: mode, kind: kind)
+    }
+
+    /// A run's items as CSV, page by page.
+    public struct CSVExport: Sendable {
+        let service: ReconciliationService
+        let runID: String
+        let mode: Mode
+        let kind: ReconciliationClass?
+
+        public func write(_ sink: (String) async throws -> Void) async throws {
+            try await sink(ReconciliationItem.csvHeader.joined(separator: ",") + "\r\n")
+            var after: String?
+            while true {
+                let page = try await service.items(runID: runID, mode: mode, kind: kind, limit: 1000, startingAfter: after)
+                var text = ""
+                for item in page.items { text += item.csvFields.map(CSV.field).joined(separator: ",") + "\r\n" }
+                try await sink(text)
+                guard page.hasMore, let last = page.items.last?.id else { return }
+                after = last
+            }
         }
-        return out
     }
 
     // MARK: - Running
@@ -159,9 +191,19 @@ public struct ReconciliationService: Sendable {
         await runClaimed(id: nil, progress: progress)
     }
 
-    /// Runs one queued run now (the CLI); `nil` when another instance has it.
-    public func run(id: String, progress: (@Sendable (ReconciliationRun) -> Void)? = nil) async -> ReconciliationRun? {
-        await runClaimed(id: id, progress: progress)
+    /// Creates a run already held by this process and runs it to the end (the CLI): no server instance can take it
+    /// first. Returns it as it ended.
+    public func createAndRun(
+        _ request: CreateRequest, caller: Caller, started: @Sendable (ReconciliationRun) async -> Void = { _ in },
+        progress: (@Sendable (ReconciliationRun) -> Void)? = nil
+    ) async throws(SettleError) -> ReconciliationRun {
+        var claimed = try await create(request, caller: caller, queue: false)
+        claimed.status = .running
+        claimed.startedAt = claimed.createdAt
+        await started(claimed)
+        var execution = Execution(service: self, run: claimed, progress: progress)
+        await execution.execute()
+        return try await run(id: claimed.id, mode: claimed.mode)
     }
 
     private func runClaimed(id: String?, progress: (@Sendable (ReconciliationRun) -> Void)?) async -> ReconciliationRun? {
@@ -169,6 +211,8 @@ public struct ReconciliationService: Sendable {
         let claimed: ReconciliationRun?
         do {
             claimed = try await store.claimReconciliationRun(id: id, owner: owner, now: at, leaseUntil: at.addingTimeInterval(Self.lease))
+        } catch is CancellationError {
+            return nil
         } catch {
             logger.warning("could not claim a reconciliation", metadata: ["error": "\(error)"])
             return nil
@@ -184,35 +228,46 @@ public struct ReconciliationService: Sendable {
     /// Returns the runs this call created.
     @discardableResult
     public func scheduleDue(_ schedule: ReconciliationSchedule, at: Date) async -> [ReconciliationRun] {
-        guard let (from, to) = schedule.window(at: at) else { return [] }
         var created: [ReconciliationRun] = []
-        for entry in providers.allEntries where entry.provider.availability.isEnabled {
-            if case .unsupported = entry.provider.reconciliationSource { continue }
-            for mode in entry.provider.modes.sorted(by: { $0.rawValue < $1.rawValue }) {
-                let run = ReconciliationRun(
-                    id: Identifier.make("rec"), mode: mode, provider: entry.provider.name, from: from, to: to, apply: schedule.apply,
-                    status: .queued, trigger: "schedule", createdAt: at
-                )
-                let key = "\(run.provider):\(mode.rawValue):\(UnixTime.seconds(from))"
-                do {
-                    let inserted = try await store.write { tx -> Bool in
-                        guard try await tx.insertReconciliationRun(run, scheduleKey: key) else { return false }
-                        try await tx.appendAudit(
-                            AuditRecord(
-                                actorKind: .system, actorID: "schedule", action: .reconciliationCreated, targetType: .reconciliation, targetID: run.id,
-                                after: run.apiObject, at: at
+        // The latest due day and the two before it: days missed while no instance ran are caught up.
+        for daysBack in 0..<3 {
+            guard let (from, to) = schedule.window(at: at.addingTimeInterval(-86_400 * Double(daysBack))) else { continue }
+            for entry in providers.allEntries where entry.provider.availability.isEnabled {
+                if case .unsupported = entry.provider.reconciliationSource { continue }
+                for mode in entry.provider.modes.sorted(by: { $0.rawValue < $1.rawValue }) {
+                    let run = ReconciliationRun(
+                        id: Identifier.make("rec"), mode: mode, provider: entry.provider.name, from: from, to: to, apply: schedule.apply,
+                        status: .queued, trigger: "schedule", createdAt: at
+                    )
+                    let key = "\(run.provider):\(mode.rawValue):\(UnixTime.seconds(from))"
+                    do {
+                        let inserted = try await store.write { tx -> Bool in
+                            guard try await tx.insertReconciliationRun(run, scheduleKey: key) else {
+                                // Made already; one that failed (the provider was down) is queued again, a few times.
+                                try await tx.requeueFailedScheduledRun(scheduleKey: key, maximumAttempts: Self.maximumAttempts, failedBefore: at.addingTimeInterval(-900))
+                                return false
+                            }
+                            try await tx.appendAudit(
+                                AuditRecord(
+                                    actorKind: .system, actorID: "schedule", action: .reconciliationCreated, targetType: .reconciliation, targetID: run.id,
+                                    after: run.apiObject, at: at
+                                )
                             )
-                        )
-                        return true
+                            return true
+                        }
+                        if inserted { created.append(run) }
+                    } catch {
+                        logger.warning("could not queue a scheduled reconciliation", metadata: ["provider": "\(run.provider)", "error": "\(error)"])
                     }
-                    if inserted { created.append(run) }
-                } catch {
-                    logger.warning("could not queue a scheduled reconciliation", metadata: ["provider": "\(run.provider)", "error": "\(error)"])
                 }
             }
         }
+        if !created.isEmpty { queued.flag.store(true, ordering: .relaxed) }
         return created
     }
+
+    /// How many times a run is started before it is failed for good (an instance that keeps dying on it).
+    public static let maximumAttempts = 3
 }
 
 /// `SETTLE_RECONCILE_SCHEDULE`: `daily@HH:MM` (UTC; `HH:MM` alone means the same), each run covering the previous UTC
@@ -255,12 +310,12 @@ public struct ReconciliationSchedule: Sendable, Hashable {
     }
 }
 
-/// CSV fields: quoted when they hold a separator, a quote or a line break; a field a spreadsheet would read as a
-/// formula is prefixed with `'`.
+/// CSV fields: quoted when they hold a separator, a quote or a line break; a text a spreadsheet would read as a
+/// formula is prefixed with `'` (a number, negative ones included, is left as it is).
 enum CSV {
     static func field(_ value: String) -> String {
         var text = value
-        if let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
+        if Int64(text) == nil, let first = text.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { text = "'" + text }
         guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
         return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
@@ -292,9 +347,9 @@ extension ReconciliationService {
 
 extension ReconciliationService {
     /// How many of Settle's payments a run compares (for a progress bar).
-    public func paymentCount(_ run: ReconciliationRun) async throws(SettleError) -> Int {
+    public func paymentCount(_ request: CreateRequest, mode: Mode) async throws(SettleError) -> Int {
         try await store.fetch(
-            { try await store.countPaymentsCreated(provider: run.provider, mode: run.mode, from: run.from, to: run.to) }, logger: logger
+            { try await store.countPaymentsCreated(provider: request.provider, mode: mode, from: request.from, to: request.to) }, logger: logger
         )
     }
 }

@@ -92,8 +92,16 @@ extension ReconciliationService {
         }
         let at = now()
         let currencyCode = code
+        let actor = caller.actor
+        let record: JSONValue = .object([("status", .string(status)), ("amount", .int(amount)), ("currency", .string(currencyCode))])
         try await store.perform({ tx in
             try await tx.upsertSandboxRecord(paymentID: paymentID, mode: .test, status: status, amount: amount, currency: currencyCode, at: at)
+            try await tx.appendAudit(
+                AuditRecord(
+                    actorKind: actor.kind, actorID: actor.id, action: .sandboxRecordChanged, targetType: .payment, targetID: paymentID,
+                    after: record, requestID: caller.requestID, at: at
+                )
+            )
         }, logger: logger)
         return .object([
             ("object", .string("sandbox_record")), ("payment", .string(paymentID)), ("status", .string(status)),

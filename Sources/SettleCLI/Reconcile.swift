@@ -30,7 +30,7 @@ struct Reconcile: AsyncParsableCommand {
         let logger = ProcessLogging.bootstrap(configuration.logLevel)
         let request = ReconciliationService.CreateRequest(provider: provider, from: start, to: end, apply: apply, trigger: "cli")
         let mode = self.mode
-        let finished: ReconciliationRun?
+        let finished: ReconciliationRun
         do {
             finished = try await Store.withStore(try DatabaseLocation(url: configuration.databaseURL), options: configuration.storeOptions, logger: logger) {
                 store in
@@ -38,21 +38,17 @@ struct Reconcile: AsyncParsableCommand {
                 let providers = ProviderRegistry(settings: configuration.providers, store: store, httpClient: .shared, logger: logger)
                 try await providers.loadGeneratedSettings(store: store)
                 let service = ReconciliationService(store: store, providers: providers, logger: logger)
-                let queued = try await service.create(request, caller: .operator("cli", mode: mode))
-                let total = try await service.paymentCount(queued)
-                print("Reconciling \(queued.provider) (\(mode.rawValue) mode), \(total) payments: \(queued.id)")
-                let run = await service.run(id: queued.id) { progress in
-                    ProgressBar.draw(done: min(progress.paymentsChecked, total), total: total)
-                }
+                let total = try await service.paymentCount(request, mode: mode)
+                let run = try await service.createAndRun(
+                    request, caller: .operator("cli", mode: mode),
+                    started: { run in print("Reconciling \(run.provider) (\(mode.rawValue) mode), \(total) payments: \(run.id)") },
+                    progress: { progress in ProgressBar.draw(done: min(progress.paymentsChecked, total), total: total) }
+                )
                 print("")
                 return run
             }
         } catch let error as SettleError {
             FileHandle.standardError.write(Data("settle: \(error.message)\n".utf8))
-            throw ExitCode(2)
-        }
-        guard let finished else {
-            FileHandle.standardError.write(Data("settle: another instance took the reconciliation first.\n".utf8))
             throw ExitCode(2)
         }
         print(Self.summary(finished))

@@ -29,6 +29,8 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
     case refundStatus(RefundStatus)
     /// A reconciliation asked for (its applied differences are audited each as the change they made).
     case reconciliationCreated
+    /// The sandbox's own record of a test payment changed (`provider_state`), Settle's payment untouched.
+    case sandboxRecordChanged
 
     public var name: String {
         switch self {
@@ -52,6 +54,7 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
         case .refundCreated: "refund.created"
         case .refundStatus(let status): "refund.\(status.rawValue)"
         case .reconciliationCreated: "reconciliation.created"
+        case .sandboxRecordChanged: "sandbox.record_changed"
         }
     }
 

@@ -110,7 +110,8 @@ public enum Reconciler {
     /// How Settle's record and the provider's compare. The first difference wins, in this order: a side missing, the
     /// currency, the amount, then the status. Statuses agree when the money stands the same on both sides (paid, not
     /// paid, or still open); a payment Settle closed unpaid while the provider still shows it open agrees too (no
-    /// money moved, and the provider's checkout lapses). A payment under review never agrees: an operator must look.
+    /// money moved, and the provider's checkout lapses) — but not one the provider is processing, which may still
+    /// take money. A payment under review never agrees: an operator must look.
     /// A payment the provider never knew of (`reachedProvider` false: it never named it, and no money moved — a Payme
     /// link nobody opened) agrees with the provider's having no record.
     public static func classify(settle: ReconciledSide?, provider: ReconciledSide?, reachedProvider: Bool = true) -> ReconciliationClass {
@@ -126,7 +127,8 @@ public enum Reconciler {
     static func statusesAgree(settle: ReconciledStatus, provider: ReconciledStatus) -> Bool {
         switch (settle.standing, provider.standing) {
         case (.review, _), (_, .review): false
-        case (.unpaid, .open): true
+        // A checkout nobody paid lapses; one the provider is processing may still take money.
+        case (.unpaid, .open): provider == .open
         case let (a, b): a == b
         }
     }

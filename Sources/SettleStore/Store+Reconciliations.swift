@@ -3,17 +3,61 @@ import SettleCore
 
 extension StoreTransaction {
     /// Records a new run. A scheduled run carries `scheduleKey`; when another instance created that run first, nothing
-    /// is written and this returns false.
-    public func insertReconciliationRun(_ run: ReconciliationRun, scheduleKey: String? = nil) async throws -> Bool {
-        !(try await query(
+    /// is written and this returns false. `heldBy`: the run starts held by that owner until that time (the CLI runs it
+    /// itself), not queued.
+    public func insertReconciliationRun(_ run: ReconciliationRun, scheduleKey: String? = nil, heldBy: (owner: String, until: Date)? = nil)
+        async throws -> Bool
+    {
+        let status = heldBy == nil ? run.status.rawValue : ReconciliationRun.Status.running.rawValue
+        return !(try await query(
             """
             INSERT INTO reconciliation_runs (id, mode, provider, window_from, window_to, apply_changes, status, trigger_kind, schedule_key,
-                created_at)
+                created_at, lease_owner, lease_until, started_at, attempts)
             VALUES (\(run.id), \(run.mode.rawValue), \(run.provider), \(UnixTime.milliseconds(run.from)), \(UnixTime.milliseconds(run.to)),
-                \(run.apply), \(run.status.rawValue), \(run.trigger), \(scheduleKey), \(UnixTime.milliseconds(run.createdAt)))
+                \(run.apply), \(status), \(run.trigger), \(scheduleKey), \(UnixTime.milliseconds(run.createdAt)), \(heldBy?.owner),
+                \(heldBy.map { UnixTime.milliseconds($0.until) }), \(heldBy.map { _ in UnixTime.milliseconds(run.createdAt) }), \(heldBy == nil ? 0 : 1))
             ON CONFLICT (schedule_key) DO NOTHING RETURNING id
             """
         )).isEmpty
+    }
+
+    /// Queues again a scheduled run that failed before `failedBefore` and was started fewer than `maximumAttempts` times.
+    public func requeueFailedScheduledRun(scheduleKey: String, maximumAttempts: Int, failedBefore: Date) async throws {
+        try await query(
+            """
+            UPDATE reconciliation_runs SET status = 'queued', failure = NULL, completed_at = NULL
+            WHERE schedule_key = \(scheduleKey) AND status = 'failed' AND attempts < \(maximumAttempts)
+                AND completed_at < \(UnixTime.milliseconds(failedBefore))
+            """
+        )
+    }
+
+    /// Whether `owner` still holds the run; on PostgreSQL the run's row stays locked until the transaction ends, so
+    /// no instance takes it over while this transaction writes what it found.
+    public func holdsReconciliation(id: String, owner: String) async throws -> Bool {
+        !(try await query(
+            "SELECT id FROM reconciliation_runs WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running'\(raw: forUpdate)"
+        )).isEmpty
+    }
+
+    /// Extends the lease `owner` holds. False: it holds it no longer.
+    public func extendReconciliationLease(id: String, owner: String, until: Date) async throws -> Bool {
+        !(try await query(
+            """
+            UPDATE reconciliation_runs SET lease_until = \(UnixTime.milliseconds(until))
+            WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running' RETURNING id
+            """
+        )).isEmpty
+    }
+
+    /// Puts a run `owner` holds back in the queue (its instance is shutting down): another takes it at once.
+    public func releaseReconciliation(id: String, owner: String) async throws {
+        try await query(
+            """
+            UPDATE reconciliation_runs SET status = 'queued', lease_owner = NULL, lease_until = NULL
+            WHERE id = \(id) AND lease_owner = \(owner) AND status = 'running'
+            """
+        )
     }
 
     /// Stores what a run found, many rows to a statement.
@@ -100,10 +144,20 @@ extension Store {
     /// Takes the oldest run waiting for an instance (or one whose instance stopped renewing its lease), for `owner`,
     /// until `leaseUntil`. Exactly one instance gets each run. A run taken over starts again from nothing: its earlier
     /// items are removed (what it applied is not applied twice: applying is idempotent).
-    public func claimReconciliationRun(id: String? = nil, owner: String, now: Date, leaseUntil: Date) async throws -> ReconciliationRun? {
+    public func claimReconciliationRun(
+        id: String? = nil, owner: String, now: Date, leaseUntil: Date, maximumAttempts: Int = 3
+    ) async throws -> ReconciliationRun? {
         let at = UnixTime.milliseconds(now)
-        return try await write { tx -> ReconciliationRun? in
-            let claimable: SQL = "(status = 'queued' OR (status = 'running' AND lease_until < \(at)))"
+        let claimed = try await write { tx -> ReconciliationRun? in
+            // A run started that many times, whose instance stopped again, is failed for good.
+            try await tx.query(
+                """
+                UPDATE reconciliation_runs SET status = 'failed', completed_at = \(at), lease_owner = NULL, lease_until = NULL,
+                    failure = \("The reconciliation was started \(maximumAttempts) times and its instance stopped each time; narrow the window.")
+                WHERE status = 'running' AND lease_until < \(at) AND attempts >= \(maximumAttempts)
+                """
+            )
+            let claimable: SQL = "(status = 'queued' OR (status = 'running' AND lease_until < \(at))) AND attempts < \(maximumAttempts)"
             let candidate: String?
             if let id {
                 candidate = id
@@ -120,9 +174,37 @@ extension Store {
                 WHERE id = \(candidate) AND \(claimable) RETURNING *
                 """
             )
-            guard let row = rows.first else { return nil }
-            try await tx.query("DELETE FROM reconciliation_items WHERE run_id = \(candidate)")
-            return try ReconciliationRun(row: row)
+            return try rows.first.map(ReconciliationRun.init(row:))
+        }
+        guard let claimed else { return nil }
+        // What an earlier start found goes, a few thousand rows to a transaction (other writers keep their turn).
+        while try await write({ tx in
+            try await tx.query(
+                """
+                DELETE FROM reconciliation_items WHERE seq IN (
+                    SELECT seq FROM reconciliation_items WHERE run_id = \(claimed.id) LIMIT 5000) RETURNING seq
+                """
+            ).count
+        }) > 0 {}
+        return claimed
+    }
+
+    public func reconciliationItemExists(runID: String, id: String) async throws -> Bool {
+        try await read { connection in
+            !(try await connection.query("SELECT 1 AS one FROM reconciliation_items WHERE id = \(id) AND run_id = \(runID)")).isEmpty
+        }
+    }
+
+    /// A run's items counted by class (its counts while it runs).
+    public func reconciliationCounts(runID: String) async throws -> [ReconciliationClass: Int] {
+        try await read { connection in
+            var counts: [ReconciliationClass: Int] = [:]
+            for row in try await connection.query(
+                "SELECT item_class, COUNT(*) AS n FROM reconciliation_items WHERE run_id = \(runID) GROUP BY item_class"
+            ) {
+                if let kind = ReconciliationClass(rawValue: try row.string("item_class")) { counts[kind] = Int(try row.int("n")) }
+            }
+            return counts
         }
     }
 
@@ -152,7 +234,7 @@ extension Store {
             var sql: SQL = "SELECT * FROM reconciliation_items WHERE run_id = \(runID)"
             if let kind { sql = sql + " AND item_class = \(kind.rawValue)" }
             if let startingAfter {
-                sql = sql + " AND seq > COALESCE((SELECT seq FROM reconciliation_items WHERE id = \(startingAfter) AND run_id = \(runID)), 0)"
+                sql = sql + " AND seq > (SELECT seq FROM reconciliation_items WHERE id = \(startingAfter) AND run_id = \(runID))"
             }
             let rows = try await connection.query(sql + " ORDER BY seq LIMIT \(limit + 1)")
             let items = try rows.prefix(limit).map { row in (id: try row.string("id"), item: try ReconciliationItem(row: row)) }

@@ -17,7 +17,8 @@ import Testing
             (side(.failed), side(.failed), .matched),
             (side(.failed), side(.canceled), .matched),  // unpaid on both sides
             (side(.expired), side(.open), .matched),  // Settle closed it, the provider's checkout lapses
-            (side(.canceled), side(.processing), .matched),
+            (side(.canceled), side(.processing), .statusMismatch),  // the provider may still take the money
+            (side(.failed), side(.processing), .statusMismatch),
             (side(.open), side(.processing), .matched),
             (side(.processing), side(.open), .matched),
             (side(.open), side(.succeeded), .statusMismatch),

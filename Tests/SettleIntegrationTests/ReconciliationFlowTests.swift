@@ -199,17 +199,20 @@ import Testing
                 var runs: [[String: Any]] = []
                 while ContinuousClock.now < deadline {
                     runs = try await second.request(.GET, "/v1/reconciliations").json["data"] as? [[String: Any]] ?? []
-                    if runs.count == 1, runs[0]["status"] as? String == "succeeded" { break }
+                    if runs.count == 3, runs.allSatisfy({ $0["status"] as? String == "succeeded" }) { break }
                     try await Task.sleep(for: .milliseconds(200))
                 }
-                #expect(runs.count == 1, "\(runs)")
-                #expect(runs.first?["trigger"] as? String == "schedule" && runs.first?["status"] as? String == "succeeded")
-                let from = try #require(runs.first?["from"] as? Int), to = try #require(runs.first?["to"] as? Int)
-                #expect(to - from == 86_400 && to % 86_400 == 0 && to <= Int(Date().timeIntervalSince1970))
+                // The latest due day and the two before it, each once.
+                #expect(runs.count == 3, "\(runs)")
+                #expect(runs.allSatisfy { $0["trigger"] as? String == "schedule" && $0["status"] as? String == "succeeded" })
+                let windows = runs.compactMap { run in (run["from"] as? Int).flatMap { from in (run["to"] as? Int).map { (from, $0) } } }.sorted { $0.0 < $1.0 }
+                #expect(windows.count == 3 && windows.allSatisfy { $0.1 - $0.0 == 86_400 && $0.1 % 86_400 == 0 })
+                #expect(zip(windows, windows.dropFirst()).allSatisfy { $0.1 == $1.0 })
+                #expect((windows.last?.1 ?? .max) <= Int(Date().timeIntervalSince1970))
                 let attempts = try await first.store.read { connection in
                     try await connection.query("SELECT attempts FROM reconciliation_runs").map { try $0.int("attempts") }
                 }
-                #expect(attempts == [1])
+                #expect(attempts == [1, 1, 1])
             }
         }
     }
@@ -233,6 +236,10 @@ import Testing
             let b = try await store.claimReconciliationRun(owner: "b", now: now.addingTimeInterval(121), leaseUntil: now.addingTimeInterval(240))
             #expect(b?.id == run.id)
             let (runID, later) = (run.id, now.addingTimeInterval(300))
+            // What the first instance would write now is refused: it no longer holds the run.
+            let stillA = try await store.write { tx in try await tx.holdsReconciliation(id: runID, owner: "a") }
+            let stillB = try await store.write { tx in try await tx.holdsReconciliation(id: runID, owner: "b") }
+            #expect(!stillA && stillB)
             let late = try await store.write { tx in
                 try await tx.reconciliationProgress(id: runID, owner: "a", paymentsChecked: 1, providerRecords: 1, applied: 0, leaseUntil: later)
             }
@@ -242,6 +249,27 @@ import Testing
             }
             #expect(finished)
             #expect(try await store.reconciliationRun(id: run.id)?.status == .succeeded)
+            // A run whose instance stops three times is failed for good; one released at shutdown is queued again.
+            var fragile = run
+            fragile.id = Identifier.make("rec")
+            let fragileRun = fragile
+            _ = try await store.write { tx in try await tx.insertReconciliationRun(fragileRun) }
+            for attempt in 0..<3 {
+                let at = now.addingTimeInterval(Double(attempt) * 121)
+                #expect(try await store.claimReconciliationRun(id: fragileRun.id, owner: "i\(attempt)", now: at, leaseUntil: at.addingTimeInterval(120)) != nil)
+            }
+            let fourth = now.addingTimeInterval(4 * 121)
+            #expect(try await store.claimReconciliationRun(id: fragileRun.id, owner: "i3", now: fourth, leaseUntil: fourth.addingTimeInterval(120)) == nil)
+            let failed = try await store.reconciliationRun(id: fragileRun.id)
+            #expect(failed?.status == .failed && failed?.failure?.contains("started 3 times") == true)
+            var released = run
+            released.id = Identifier.make("rec")
+            let releasedRun = released
+            _ = try await store.write { tx in try await tx.insertReconciliationRun(releasedRun) }
+            #expect(try await store.claimReconciliationRun(id: releasedRun.id, owner: "a", now: now, leaseUntil: now.addingTimeInterval(120)) != nil)
+            try await store.write { tx in try await tx.releaseReconciliation(id: releasedRun.id, owner: "a") }
+            #expect(try await store.reconciliationRun(id: releasedRun.id)?.status == .queued)
+            #expect(try await store.claimReconciliationRun(id: releasedRun.id, owner: "b", now: now, leaseUntil: now.addingTimeInterval(120)) != nil)
             // A scheduled run's key is taken once.
             var first = run
             first.id = Identifier.make("rec")
@@ -301,6 +329,7 @@ extension RunningSettle {
         #expect(CSV.field("a,b") == "\"a,b\"")
         #expect(CSV.field("say \"hi\"") == "\"say \"\"hi\"\"\"")
         #expect(CSV.field("=HYPERLINK(1)") == "'=HYPERLINK(1)")
-        #expect(CSV.field("-5") == "'-5")
+        #expect(CSV.field("-5") == "-5")  // a number, as it is
+        #expect(CSV.field("-x") == "'-x")
     }
 }

@@ -365,20 +365,35 @@ import Testing
             let changed = try await create(settle, amount: 15_000, currency: "USD")
             emulator.alter(sessionID: changed.session) { $0.status = "complete"; $0.paymentStatus = "paid"; $0.amountTotal = 14_900 }
             let foreign = emulator.foreignSession(amount: 7_700, currency: "usd")
+            // More than one page of Stripe's list (100 a page): sessions made on the same account by something else.
+            let others = (0..<120).map { _ in emulator.foreignSession(amount: 100, currency: "usd") }
             let to = Date().addingTimeInterval(5)
 
             let report = try await settle.reconcile("stripe", from: from, to: to, apply: false)
             #expect(report["status"] as? String == "succeeded", "\(report)")
             #expect(report["counts"] as? [String: Int] == [
-                "matched": 4, "status_mismatch": 1, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 2,
+                "matched": 4, "status_mismatch": 1, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 2 + 120,
             ], "\(report)")
+            #expect((report["progress"] as? [String: Int])?["provider_records"] == 6 + 120 + 2)
             let runID = try #require(report["id"] as? String)
-            let items = try await settle.request(.GET, "/v1/reconciliations/\(runID)/items?limit=100").json["data"] as? [[String: Any]] ?? []
+            var items: [[String: Any]] = []
+            var cursor = ""
+            while true {
+                let page = try await settle.request(.GET, "/v1/reconciliations/\(runID)/items?limit=100\(cursor)").json
+                let data = page["data"] as? [[String: Any]] ?? []
+                items += data
+                guard page["has_more"] as? Bool == true, let last = data.last?["id"] as? String else { break }
+                cursor = "&starting_after=\(last)"
+            }
+            #expect(items.count == 6 + 120 + 2)
+            let listed = try await settle.request(.GET, "/v1/reconciliations/\(runID)/items.csv?class=missing_in_settle").text
+            #expect(Set(others).isSubset(of: Set(listed.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false)[4] }.map(String.init))))
+            #expect(try await settle.request(.GET, "/v1/reconciliations/\(runID)/items?starting_after=rci_nothing").status == 400)
             // Stripe's fee for the paid session, from its balance transaction: 2.9 % of 150.00 USD rounded, plus 0.30.
             let paidItem = items.first { $0["payment"] as? String == paid.id && $0["type"] as? String == "payment" }
             #expect(paidItem?["class"] as? String == "matched" && paidItem?["fee"] as? Int == 465 && paidItem?["net"] as? Int == 14_535)
             #expect(items.contains { $0["type"] as? String == "refund" && $0["class"] as? String == "matched" && $0["refund"] as? String == partial.json["id"] as? String })
-            let missing = items.filter { $0["class"] as? String == "missing_in_settle" }
+            let missing = items.filter { $0["class"] as? String == "missing_in_settle" && !others.contains($0["provider_id"] as? String ?? "") }
             #expect(Set(missing.compactMap { $0["provider_id"] as? String }) == [foreign, dashboardRefund])
             #expect(missing.first { $0["provider_id"] as? String == dashboardRefund }?["payment"] as? String == dashboard.id)
             #expect(items.first { $0["payment"] as? String == silent.id }?["class"] as? String == "status_mismatch")
@@ -394,7 +409,7 @@ import Testing
             #expect(try await settle.store.eventCount(paymentID: dashboard.id, type: "payment.refunded") == 1)
             let after = try await settle.reconcile("stripe", from: from, to: to, apply: false)
             #expect(after["counts"] as? [String: Int] == [
-                "matched": 6, "status_mismatch": 0, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 1,
+                "matched": 6, "status_mismatch": 0, "amount_mismatch": 1, "currency_mismatch": 0, "missing_at_provider": 0, "missing_in_settle": 1 + 120,
             ], "\(after)")
         }
     }

@@ -345,13 +345,21 @@ public final class StripeEmulator: Sendable {
                 && (bounds["lt"].map { created < $0 } ?? true) && (bounds["lte"].map { created <= $0 } ?? true)
         }
 
-        /// Newest first; the page after `starting_after`.
-        func page<T>(_ items: [T], id: (T) -> String, created: (T) -> Int64) -> (items: [T], hasMore: Bool) {
+        /// Newest first; the page after `starting_after` (`nil`: Stripe does not know that object).
+        func page<T>(_ items: [T], id: (T) -> String, created: (T) -> Int64) -> (items: [T], hasMore: Bool)? {
             var sorted = items.filter { admits(created($0)) }.sorted { (created($0), id($0)) > (created($1), id($1)) }
-            if let startingAfter, let index = sorted.firstIndex(where: { id($0) == startingAfter }) {
+            if let startingAfter {
+                guard let index = sorted.firstIndex(where: { id($0) == startingAfter }) else { return nil }
                 sorted = Array(sorted[(index + 1)...])
             }
             return (Array(sorted.prefix(limit)), sorted.count > limit)
+        }
+
+        var missingCursor: Response {
+            StripeEmulator.error(
+                400, type: "invalid_request_error", code: "resource_missing", message: "No such object: '\(startingAfter ?? "")'",
+                param: "starting_after"
+            )
         }
     }
 
@@ -368,7 +376,7 @@ public final class StripeEmulator: Sendable {
             return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid \(invalid).", param: invalid)
         }
         let sessions = state.withLock { Array($0.sessions.values) }.filter { query.paymentIntent == nil || $0.paymentIntent == query.paymentIntent }
-        let (page, hasMore) = query.page(sessions, id: \.id, created: \.created)
+        guard let (page, hasMore) = query.page(sessions, id: \.id, created: \.created) else { return query.missingCursor }
         let expandIntent = query.expand.contains { $0.hasPrefix("data.payment_intent") }
         let expandBalance = query.expand.contains("data.payment_intent.latest_charge.balance_transaction")
         let data = page.map { session -> JSONValue in
@@ -404,7 +412,7 @@ public final class StripeEmulator: Sendable {
         if let invalid = query.invalid {
             return Self.error(400, type: "invalid_request_error", code: "parameter_invalid", message: "Invalid \(invalid).", param: invalid)
         }
-        let (page, hasMore) = query.page(refunds, id: \.id, created: \.created)
+        guard let (page, hasMore) = query.page(refunds, id: \.id, created: \.created) else { return query.missingCursor }
         return Self.list(page.map { $0.json() }, url: "/v1/refunds", hasMore: hasMore)
     }
 

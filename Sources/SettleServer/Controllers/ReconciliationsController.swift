@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Settle
 import SettleCore
 
@@ -87,7 +88,12 @@ struct ReconciliationsController {
 
     @Sendable func csv(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let text = try await reconciliations.csv(runID: try context.parameters.require("id"), mode: caller.mode, kind: try Self.kind(request))
-        return APIResponse.bytes(Array(text.utf8), status: 200, contentType: "text/csv; charset=utf-8")
+        let export = try await reconciliations.csv(runID: try context.parameters.require("id"), mode: caller.mode, kind: try Self.kind(request))
+        // Streamed a page at a time: a run of millions of items is never held whole.
+        let body = ResponseBody { writer in
+            try await export.write { text in try await writer.write(ByteBuffer(string: text)) }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8"], body: body)
     }
 }
