@@ -41,7 +41,9 @@ struct Reconcile: AsyncParsableCommand {
                 let total = try await service.paymentCount(request, mode: mode)
                 let run = try await service.createAndRun(
                     request, caller: .operator("cli", mode: mode),
-                    started: { run in print("Reconciling \(run.provider) (\(mode.rawValue) mode), \(total) payments: \(run.id)") },
+                    started: { run in
+                        FileHandle.standardOutput.write(Data("Reconciling \(run.provider) (\(mode.rawValue) mode), \(total) payments: \(run.id)\n".utf8))
+                    },
                     progress: { progress in ProgressBar.draw(done: min(progress.paymentsChecked, total), total: total) }
                 )
                 print("")
