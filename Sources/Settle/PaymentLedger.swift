@@ -12,7 +12,7 @@ enum PaymentLedger {
 
     static func move(
         _ payment: Payment, to status: PaymentStatus, reason: PaymentStateMachine.Reason, actor: Actor,
-        failure: PaymentFailure?, requestID: String?, at now: Date, in tx: StoreTransaction
+        failure: PaymentFailure?, note: String? = nil, requestID: String?, at now: Date, in tx: StoreTransaction
     ) async throws -> Payment {
         guard try await tx.updatePaymentStatus(id: payment.id, from: payment.status, to: status, failure: failure, at: now)
         else {
@@ -28,9 +28,10 @@ enum PaymentLedger {
             AuditRecord(
                 actorKind: actor.kind, actorID: actor.id, action: .paymentStatus(status), targetType: .payment,
                 targetID: payment.id, before: .object([("status", .string(payment.status.rawValue))]),
-                after: .object([
-                    ("status", .string(status.rawValue)), ("reason", .string(reason.rawValue)), ("event", .string(eventID)),
-                ]),
+                after: .object(
+                    [("status", .string(status.rawValue)), ("reason", .string(reason.rawValue)), ("event", .string(eventID))]
+                        + (note.map { [("note", JSONValue.string($0))] } ?? [])
+                ),
                 requestID: requestID, at: now
             )
         )

@@ -242,6 +242,30 @@ public struct PaymentService: Sendable {
         }
     }
 
+    /// An operator decides a payment under review (`requires_review`): `succeeded` or `failed`, with a note saying why,
+    /// through the state machine, with its event, outbound message and audit entry (the note in it). A failed payment's
+    /// money, if any was taken, goes back to the buyer by other means.
+    public func resolve(id: String, succeeded: Bool, note: String, caller: Caller) async throws(SettleError) -> Payment {
+        try Self.text(note, param: "note", max: 500, required: true, allowLineBreaks: true)
+        let at = now()
+        return try await write(logger.forRequest(caller.requestID)) { tx in
+            guard let payment = try await tx.lockPayment(id: id), payment.mode == caller.mode else {
+                throw SettleError.notFound(.payment, id: id)
+            }
+            switch PaymentStateMachine.next(from: payment.status, on: .operatorResolution(succeeded: succeeded)) {
+            case .move(let to, let reason):
+                let failure = to == .failed ? PaymentFailure(code: "resolved_failed", message: "An operator resolved the review as failed.") : nil
+                return try await PaymentLedger.move(
+                    payment, to: to, reason: reason, actor: caller.actor, failure: failure, note: note, requestID: caller.requestID, at: at, in: tx
+                )
+            case .unchanged, .refuse:
+                throw SettleError(
+                    .paymentNotResolvable, "Payment \(id) is \(payment.status.rawValue); only a payment in requires_review can be resolved."
+                )
+            }
+        }
+    }
+
     /// Marks a succeeded payment's order fulfilled (goods delivered): from then on a provider's request to reverse
     /// it is refused (Payme's `-31007`). Repeating it changes nothing.
     public func fulfill(id: String, caller: Caller) async throws(SettleError) -> Payment {

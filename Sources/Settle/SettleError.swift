@@ -67,6 +67,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case refundNotFound = "refund_not_found"
             case refundNotConfirmable = "refund_not_confirmable"
             case refundNotSupported = "refund_not_supported"
+            case paymentNotResolvable = "payment_not_resolvable"
             case reconciliationNotFound = "reconciliation_not_found"
             case reconciliationNotSupported = "reconciliation_not_supported"
         }
@@ -132,6 +133,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let refundNotConfirmable = Code(.refundNotConfirmable)
         /// The provider refunds this payment only in other ways (Wompi voids card payments in full only).
         public static let refundNotSupported = Code(.refundNotSupported)
+        /// A resolution asked for a payment that is not under review.
+        public static let paymentNotResolvable = Code(.paymentNotResolvable)
         public static let reconciliationNotFound = Code(.reconciliationNotFound)
         /// The provider's records cannot be read (Efecty's are its settlement files).
         public static let reconciliationNotSupported = Code(.reconciliationNotSupported)
@@ -157,7 +160,7 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .bodyTooLarge: 413
             case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound, .reconciliationNotFound: 404
             case .methodNotAllowed: 405
-            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed, .paymentNotRefundable, .refundNotConfirmable: 409
+            case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed, .paymentNotRefundable, .refundNotConfirmable, .paymentNotResolvable: 409
             case .csrfTokenInvalid: 403
             case .apiKeyMissing, .apiKeyInvalid, .invalidSignature: 401
             case .idempotencyKeyReused: 422

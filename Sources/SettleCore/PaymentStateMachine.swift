@@ -37,6 +37,9 @@ public struct PaymentStateMachine: Sendable, Hashable {
         /// A verified report of money taken after the payment's `expires_at` (a cash voucher paid at a counter after
         /// its date, which the counter should have refused): never a plain success.
         case paidAfterExpiry(amountMatches: Bool)
+        /// An operator decided a payment under review: it succeeded (the money is the merchant's) or it failed (the
+        /// money goes back to the buyer by other means). Only from `requires_review`.
+        case operatorResolution(succeeded: Bool)
     }
 
     /// Why a transition happened or did not.
@@ -52,6 +55,8 @@ public struct PaymentStateMachine: Sendable, Hashable {
         case expiredByClock = "expired_by_clock"
         case providerRefused = "provider_refused"
         case paidAfterExpiry = "paid_after_expiry"
+        case operatorResolved = "operator_resolved"
+        case notUnderReview = "not_under_review"
     }
 
     /// The answer for one input.
@@ -88,6 +93,9 @@ public struct PaymentStateMachine: Sendable, Hashable {
             return status.isFinal ? .unchanged(reason: .alreadyFinal) : .move(to: .expired, reason: .expiredByClock)
         case .providerRefusedCreation:
             return status == .requiresAction ? .move(to: .failed, reason: .providerRefused) : .refuse(reason: .alreadyFinal)
+        case .operatorResolution(let succeeded):
+            guard status == .requiresReview else { return .refuse(reason: .notUnderReview) }
+            return .move(to: succeeded ? .succeeded : .failed, reason: .operatorResolved)
         case .paidAfterExpiry(let amountMatches):
             switch status {
             case .requiresAction, .processing:

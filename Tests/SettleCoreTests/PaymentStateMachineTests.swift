@@ -128,4 +128,19 @@ import Testing
             #expect(PaymentStateMachine.next(from: status, on: .paidAfterExpiry(amountMatches: false)) == expected[status]?.1, "\(status)")
         }
     }
+
+    /// An operator's decision: only a payment under review moves, to what the operator says; every other status refuses.
+    @Test func operatorResolution() {
+        for status in PaymentStatus.allCases {
+            let succeeded = PaymentStateMachine.next(from: status, on: .operatorResolution(succeeded: true))
+            let failed = PaymentStateMachine.next(from: status, on: .operatorResolution(succeeded: false))
+            if status == .requiresReview {
+                #expect(succeeded == .move(to: .succeeded, reason: .operatorResolved))
+                #expect(failed == .move(to: .failed, reason: .operatorResolved))
+            } else {
+                #expect(succeeded == .refuse(reason: .notUnderReview), "\(status)")
+                #expect(failed == .refuse(reason: .notUnderReview), "\(status)")
+            }
+        }
+    }
 }

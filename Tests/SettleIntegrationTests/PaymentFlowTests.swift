@@ -162,4 +162,36 @@ import Testing
             #expect(try await settle.request(.GET, "/v1/payments?starting_after=pay_nope").status == 400)
         }
     }
+
+    /// A payment in `requires_review` (a success of another amount) is decided by an operator through the API: once,
+    /// with its event and an audit entry carrying the note; any other status refuses.
+    @Test(arguments: Engine.enabled)
+    func aReviewIsResolved(_ engine: Engine) async throws {
+        try await withSettle(databaseURL: try await engine.makeDatabaseURL()) { settle in
+            let id = try await settle.createPayment(amount: 100_000)
+            let notifier = settle.notifier
+            #expect(try await notifier.send(notifier.message(for: .approve, paymentID: id, amount: Money(minorUnits: 100_000, currency: .cop), fault: .amount(99_000))) == 200)
+            #expect(try await settle.paymentStatus(id) == "requires_review")
+            for body in [#"{"status":"refunded","note":"x"}"#, #"{"status":"succeeded"}"#, #"{"status":"succeeded","note":""}"#, #"{"status":"succeeded","note":"x","extra":1}"#] {
+                #expect(try await settle.request(.POST, "/v1/payments/\(id)/resolve", json: body).status == 400, "\(body)")
+            }
+            let resolved = try await settle.request(.POST, "/v1/payments/\(id)/resolve", json: #"{"status":"succeeded","note":"buyer paid 990.00 by mistake; the rest collected in store"}"#)
+            #expect(resolved.status == 200 && resolved.json["status"] as? String == "succeeded", "\(resolved.text)")
+            #expect(try await settle.store.eventCount(paymentID: id, type: "payment.succeeded") == 1)
+            let again = try await settle.request(.POST, "/v1/payments/\(id)/resolve", json: #"{"status":"failed","note":"changed my mind"}"#)
+            #expect(again.status == 409 && again.errorCode == "payment_not_resolvable")
+            let audit = try await settle.store.read { connection in
+                try await connection.query("SELECT actor_kind, after_state FROM audit_log WHERE target_id = \(id) ORDER BY seq DESC LIMIT 1")
+                    .first.map { (try $0.string("actor_kind"), try $0.string("after_state")) }
+            }
+            #expect(audit?.0 == "api_key" && audit?.1.contains("collected in store") == true && audit?.1.contains("operator_resolved") == true)
+            // Failed: the failure says who decided.
+            let other = try await settle.createPayment(amount: 100_000)
+            #expect(try await notifier.send(notifier.message(for: .approve, paymentID: other, amount: Money(minorUnits: 100_000, currency: .cop), fault: .currency("USD"))) == 200)
+            let failed = try await settle.request(.POST, "/v1/payments/\(other)/resolve", json: #"{"status":"failed","note":"charged in the wrong currency; refunded at the provider"}"#)
+            #expect(failed.status == 200 && failed.json["status"] as? String == "failed")
+            #expect((failed.json["failure"] as? [String: Any])?["code"] as? String == "resolved_failed")
+            #expect(try await settle.request(.POST, "/v1/payments/pay_nothing/resolve", json: #"{"status":"failed","note":"x"}"#).status == 404)
+        }
+    }
 }

@@ -17,6 +17,7 @@ struct PaymentsController {
         group.get("payments", use: list)
         group.get("payments/:id", use: get)
         group.post("payments/:id/cancel", use: cancel)
+        group.post("payments/:id/resolve", use: resolve)
         group.post("payments/:id/fulfill", use: fulfill)
         group.get("payments/:id/events", use: events)
     }
@@ -58,6 +59,23 @@ struct PaymentsController {
         filter.startingAfter = try Pagination.text(query.get("starting_after"), param: "starting_after")
         let page = try await payments.list(filter)
         return APIResponse.list(page.payments.map(\.apiObject), hasMore: page.hasMore)
+    }
+
+    /// `POST /v1/payments/{id}/resolve` `{"status": "succeeded"|"failed", "note"}`: an operator decides a payment under
+    /// review.
+    @Sendable func resolve(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let id = try context.parameters.require("id")
+        let body = try await JSONBody.read(request, context: context)
+        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
+            let input = try StrictJSON.parse(body, allowed: ["status", "note"])
+            let status = try input.requiredString("status")
+            guard status == "succeeded" || status == "failed" else {
+                throw SettleError.invalid("status", "status must be succeeded or failed.")
+            }
+            let payment = try await payments.resolve(id: id, succeeded: status == "succeeded", note: try input.requiredString("note"), caller: caller)
+            return .init(status: 200, body: payment.apiObject.bytes())
+        }
     }
 
     @Sendable func cancel(_ request: Request, context: SettleRequestContext) async throws -> Response {
