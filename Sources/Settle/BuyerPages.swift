@@ -27,6 +27,7 @@ public struct BuyerPages: Sendable {
     /// A provider is asked about a return at most once every ``ReturnThrottle/interval`` per payment (a reloaded page,
     /// a hostile buyer repeating a signed query), on this instance.
     let returnThrottle = ReturnThrottle()
+    let cardCharges = CardCharges()
 
     public init(
         store: Store, providers: ProviderRegistry, tokens: PageTokens, publicURL: @escaping @Sendable () -> String,
@@ -59,6 +60,8 @@ public struct BuyerPages: Sendable {
         public var form: ProviderCheckoutForm?
         /// Settle's own voucher, to show with its barcode and instructions.
         public var voucher: Voucher?
+        /// Settle's card page, for a provider whose vault tokenizes the card in the buyer's browser.
+        public var card: ProviderCardPage?
         /// The payment's return page, with its token.
         public var returnPage: String
     }
@@ -79,6 +82,11 @@ public struct BuyerPages: Sendable {
         guard provider.availability.isEnabled else {
             throw SettleError(.providerDisabled, "The \(payment.provider) provider is disabled.")
         }
+        if let card = provider.cardPage(for: payment) {
+            // A card already charged is followed on the return page, never charged again from here.
+            guard payment.providerPaymentID == nil else { return FormView(payment: payment, form: nil, returnPage: returnPage) }
+            return FormView(payment: payment, form: nil, card: card, returnPage: returnPage)
+        }
         let form: ProviderCheckoutForm?
         do {
             form = try provider.checkoutForm(
@@ -91,6 +99,68 @@ public struct BuyerPages: Sendable {
         return FormView(payment: payment, form: form, returnPage: returnPage)
     }
 
+    /// The card page sent the vault's token: the card is charged (outside any transaction, with an idempotency key
+    /// bound to the token, so a repeated post charges once), the provider's charge recorded on the payment, a decided
+    /// charge applied through the notification path; returns where the buyer goes (3-D Secure, or the return page).
+    /// A payment already charged is not charged again; a second post while the first is being charged is refused.
+    public func submitCard(paymentID: String, pageToken: String?, cardToken: String?) async throws(SettleError) -> String {
+        guard tokens.verify(pageToken, .formPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
+        guard let cardToken, !cardToken.isEmpty, cardToken.utf8.count <= 100 else {
+            throw SettleError.invalid("card_token", "The card was not tokenized; go back and enter it again.")
+        }
+        let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
+        guard let payment = found, let provider = providers.provider(named: payment.provider), provider.cardPage(for: payment) != nil else {
+            throw SettleError.notFound(.payment, id: paymentID)
+        }
+        let publicURL = self.publicURL()
+        let returnPage = Self.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: tokens)
+        guard payment.status == .requiresAction, payment.providerPaymentID == nil else { return returnPage }
+        guard cardCharges.begin(paymentID) else {
+            throw SettleError(.paymentNotPayable, "This payment's card is being charged; wait for the page to update.", status: 409)
+        }
+        defer { cardCharges.end(paymentID) }
+        let charge: ProviderCardCharge
+        do {
+            charge = try await provider.chargeCard(
+                payment, token: cardToken,
+                links: ProviderLinks(notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", returnPageURL: returnPage),
+                idempotencyKey: "card:\(payment.id):\(cardToken)"
+            )
+        } catch {
+            throw SettleError.provider(error, paymentID: payment.id, action: "charge the card of")
+        }
+        let at = Date()
+        let id = payment.id
+        _ = try await store.perform({ tx in
+            guard let locked = try await tx.lockPayment(id: id) else { return false }
+            if locked.providerPaymentID == nil { try await tx.learnProviderPaymentID(paymentID: id, providerPaymentID: charge.providerPaymentID) }
+            guard let state = charge.state, let outcome = state.outcome else { return true }
+            var charged = locked
+            charged.providerPaymentID = charged.providerPaymentID ?? charge.providerPaymentID
+            _ = try await NotificationIngestor.applyFetched(state, outcome: outcome, source: "card", payment: charged, at: at, in: tx)
+            return true
+        }, logger: logger)
+        return charge.redirect ?? returnPage
+    }
+
+    /// The image the payment's waiting page shows (PromptPay's QR), from the provider; not found without the return
+    /// page's token, once the payment is final, or when the provider has none.
+    public func buyerImage(paymentID: String, token: String?) async throws(SettleError) -> ProviderImage {
+        guard tokens.verify(token, .returnPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
+        let found = try await store.fetch({ try await store.payment(id: paymentID) }, logger: logger)
+        guard let payment = found, !payment.status.isFinal, let provider = providers.provider(named: payment.provider),
+            provider.showsBuyerImage(for: payment)
+        else { throw SettleError.notFound(.payment, id: paymentID) }
+        let image: ProviderImage?
+        do {
+            image = try await provider.buyerImage(for: payment)
+        } catch {
+            throw SettleError.provider(error, paymentID: payment.id, action: "show the code of")
+        }
+        guard let image else { throw SettleError.notFound(.payment, id: paymentID) }
+        return image
+    }
+
     /// What the return page shows.
     public struct ReturnView: Sendable {
         public var payment: Payment
@@ -101,6 +171,8 @@ public struct BuyerPages: Sendable {
         /// What the provider's response carried did not verify (an altered query): the page says so and nothing was
         /// applied from it.
         public var unverified: Bool = false
+        /// Whether the page shows the provider's image (PromptPay's QR, at `qr` under the page's own path).
+        public var showsImage: Bool = false
     }
 
     /// The payment behind a return link; not found without its token. `query` is what the provider appended.
@@ -140,7 +212,8 @@ public struct BuyerPages: Sendable {
         let provider = providers.provider(named: payment.provider)
         let instructions = payment.status.isFinal ? nil : provider?.buyerInstructions(for: payment)
         let continueTo = !unverified && (payment.status.isFinal || confirmed) ? payment.returnURL : nil
-        return ReturnView(payment: payment, instructions: instructions, continueTo: continueTo, unverified: unverified)
+        let showsImage = !payment.status.isFinal && provider?.showsBuyerImage(for: payment) == true
+        return ReturnView(payment: payment, instructions: instructions, continueTo: continueTo, unverified: unverified, showsImage: showsImage)
     }
 
     /// A sandbox checkout page: the payment, and the token its form must send back.
@@ -244,4 +317,14 @@ final class ReturnThrottle: Sendable {
             asked[paymentID] = now
         }
     }
+}
+
+/// Payments whose card is being charged in this process: a second post of the card page meanwhile (a double click)
+/// is refused rather than charging twice.
+final class CardCharges: Sendable {
+    private let charging = Mutex<Set<String>>([])
+
+    func begin(_ paymentID: String) -> Bool { charging.withLock { $0.insert(paymentID).inserted } }
+
+    func end(_ paymentID: String) { _ = charging.withLock { $0.remove(paymentID) } }
 }

@@ -80,6 +80,7 @@ public struct NotificationIngestor: Sendable {
                     event.outcome = state?.outcome
                     event.amountMinorUnits = state?.amountMinorUnits
                     event.currencyCode = state?.currencyCode
+                    event.failure = state?.outcome == .failed ? state?.failure : nil
                     event.isHint = false
                 } catch {
                     throw SettleError(.providerUnavailable, "Could not confirm the event with the provider; retry.")

@@ -82,6 +82,23 @@ public protocol PaymentProvider: Sendable {
     /// load. Built from the stored payment each time it is shown, signed by the adapter. `nil`: no form (the default).
     func checkoutForm(for payment: Payment, _ links: ProviderLinks) throws(ProviderError) -> ProviderCheckoutForm?
 
+    /// Settle's own card page for this payment, for a provider whose cards are tokenized by its vault from the buyer's
+    /// browser (Omise): the page at ``ProviderPaymentRequest/formPageURL`` takes the card, sends it straight to
+    /// `tokenURL` (never through Settle), and posts the token back. `nil`: no card page (the default).
+    func cardPage(for payment: Payment) -> ProviderCardPage?
+
+    /// Charges the card behind a vault token from the card page. Called outside any database transaction, with an
+    /// idempotency key. The answer names the provider's payment, its state when already final, and where the buyer goes
+    /// next (3-D Secure). The default refuses: the provider has no card page.
+    func chargeCard(_ payment: Payment, token: String, links: ProviderLinks, idempotencyKey: String) async throws(ProviderError) -> ProviderCardCharge
+
+    /// Whether the buyer's waiting page shows an image from the provider (PromptPay's QR), served by Settle through
+    /// ``buyerImage(for:)`` so the page loads nothing from other hosts. The default is false.
+    func showsBuyerImage(for payment: Payment) -> Bool
+
+    /// The image the waiting page shows (a bounded download from the provider); `nil` when there is none (any more).
+    func buyerImage(for payment: Payment) async throws(ProviderError) -> ProviderImage?
+
     /// What Settle's status page tells the buyer while the payment is open (approve it in a wallet app), for
     /// providers that send the buyer to that page. `nil`: the page's general words. The default is `nil`.
     func buyerInstructions(for payment: Payment) -> String?
@@ -131,6 +148,18 @@ extension PaymentProvider {
     public func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState? { nil }
 
     public func buyerInstructions(for payment: Payment) -> String? { nil }
+
+    public func cardPage(for payment: Payment) -> ProviderCardPage? { nil }
+
+    public func chargeCard(_ payment: Payment, token: String, links: ProviderLinks, idempotencyKey: String) async throws(ProviderError)
+        -> ProviderCardCharge
+    {
+        throw ProviderError(.unsupported, "\(name) takes no card on Settle's page.")
+    }
+
+    public func showsBuyerImage(for payment: Payment) -> Bool { false }
+
+    public func buyerImage(for payment: Payment) async throws(ProviderError) -> ProviderImage? { nil }
 
     public func checkoutForm(for payment: Payment, _ links: ProviderLinks) throws(ProviderError) -> ProviderCheckoutForm? { nil }
 
@@ -394,6 +423,49 @@ public struct ProviderCheckoutForm: Sendable, Hashable {
     public init(action: String, fields: [Field]) {
         self.action = action
         self.fields = fields
+    }
+}
+
+/// Settle's card page for one payment: where the buyer's browser sends the card (the provider's vault) with which
+/// public key, and the provider's name for the page.
+public struct ProviderCardPage: Sendable, Hashable {
+    /// The vault's token endpoint (`https://vault.omise.co/tokens`).
+    public var tokenURL: String
+    /// The public key the browser authenticates with (never a secret).
+    public var publicKey: String
+    public var providerName: String
+
+    public init(tokenURL: String, publicKey: String, providerName: String) {
+        self.tokenURL = tokenURL
+        self.publicKey = publicKey
+        self.providerName = providerName
+    }
+}
+
+/// What charging a tokenized card led to.
+public struct ProviderCardCharge: Sendable, Hashable {
+    public var providerPaymentID: String
+    /// The charge's state when the provider already decided it (a card without 3-D Secure).
+    public var state: ProviderPaymentState?
+    /// Where the buyer goes next (the 3-D Secure page); `nil`: Settle's return page.
+    public var redirect: String?
+
+    public init(providerPaymentID: String, state: ProviderPaymentState?, redirect: String?) {
+        self.providerPaymentID = providerPaymentID
+        self.state = state
+        self.redirect = redirect
+    }
+}
+
+/// An image for the buyer (a QR code), as the provider serves it.
+public struct ProviderImage: Sendable, Hashable {
+    /// `image/png` or `image/svg+xml`.
+    public var contentType: String
+    public var bytes: [UInt8]
+
+    public init(contentType: String, bytes: [UInt8]) {
+        self.contentType = contentType
+        self.bytes = bytes
     }
 }
 

@@ -9,6 +9,7 @@ public enum ProviderCatalog {
         WompiProvider.self,
         PayUProvider.self,
         EfectyProvider.self,
+        OmiseProvider.self,
     ]
 
     /// The module named `name`.

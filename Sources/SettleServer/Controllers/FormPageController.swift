@@ -17,6 +17,13 @@ struct FormPageController {
         router.get("pay/:id/:token", use: { _, context in
             try await page(id: try context.parameters.require("id"), token: context.parameters.get("token"))
         })
+        router.post("pay/:id/:token", use: { request, context in
+            let form = FormURLEncoded.parse(Array(buffer: try await request.body.collect(upTo: 4096)))
+            let next = try await pages.submitCard(
+                paymentID: try context.parameters.require("id"), pageToken: context.parameters.get("token"), cardToken: form["card_token"]
+            )
+            return Response(status: .seeOther, headers: [.location: next])
+        })
     }
 
     func page(id: String, token: String?) async throws -> Response {
@@ -25,6 +32,9 @@ struct FormPageController {
             return Pages.html(
                 Pages.layout(title: "Comprobante de pago", language: "es", extraStyle: VoucherPage.style, VoucherPage.render(view.payment, voucher))
             )
+        }
+        if let card = view.card, let vault = Self.origin(of: card.tokenURL) {
+            return cardPage(view, card, vault: vault)
         }
         guard let form = view.form, let origin = Self.origin(of: form.action) else {
             return Response(status: .seeOther, headers: [.location: view.returnPage])
@@ -48,6 +58,59 @@ struct FormPageController {
         var response = Pages.html(page)
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-\(nonce)'; form-action \(origin); frame-ancestors 'none'; base-uri 'none'"
+        return response
+    }
+
+    /// Settle's card page: the card's fields have no names, so they are never posted to Settle; the page's one script
+    /// sends them to the provider's vault (the only host it may connect to) and posts back the token alone.
+    func cardPage(_ view: BuyerPages.FormView, _ card: ProviderCardPage, vault: String) -> Response {
+        let nonce = Self.nonce()
+        let page = Pages.layout(
+            title: "Card payment",
+            """
+            <p class="muted">\(HTML.escape(view.payment.description ?? view.payment.reference))</p>
+            <p class="amount" id="amount">\(HTML.escape(view.payment.amount.formatted()))</p>
+            <form id="card" method="post" data-vault="\(HTML.escape(card.tokenURL))" data-key="\(HTML.escape(card.publicKey))">
+            <input type="hidden" name="card_token" id="card_token">
+            <p><label>Name on the card<br><input id="name" autocomplete="cc-name" required maxlength="100"></label></p>
+            <p><label>Card number<br><input id="number" inputmode="numeric" autocomplete="cc-number" required maxlength="23"></label></p>
+            <p><label>Expiry (MM / YYYY)<br><input id="month" inputmode="numeric" autocomplete="cc-exp-month" required maxlength="2" size="2"> /
+            <input id="year" inputmode="numeric" autocomplete="cc-exp-year" required maxlength="4" size="4"></label></p>
+            <p><label>Security code<br><input id="cvc" inputmode="numeric" autocomplete="cc-csc" required maxlength="4" size="4"></label></p>
+            <button type="submit" class="approve" id="pay">Pay</button>
+            <p id="error" role="alert"></p>
+            </form>
+            <p class="muted">The card goes straight to \(HTML.escape(card.providerName)), never through this shop's servers.</p>
+            <noscript><p>This page needs JavaScript to send the card to \(HTML.escape(card.providerName)).</p></noscript>
+            <script nonce="\(nonce)">
+            document.getElementById("card").addEventListener("submit", async function (event) {
+              var form = event.target;
+              if (form.card_token.value) { return; }
+              event.preventDefault();
+              var value = function (id) { return document.getElementById(id).value.trim(); };
+              var error = document.getElementById("error");
+              error.textContent = "";
+              try {
+                var response = await fetch(form.dataset.vault, {
+                  method: "POST",
+                  headers: { "Authorization": "Basic " + btoa(form.dataset.key + ":"), "Content-Type": "application/json" },
+                  body: JSON.stringify({ card: { name: value("name"), number: value("number").replace(/[^0-9]/g, ""),
+                    expiration_month: parseInt(value("month"), 10), expiration_year: parseInt(value("year"), 10), security_code: value("cvc") } })
+                });
+                var token = await response.json();
+                if (!response.ok || token.object !== "token") { error.textContent = token.message || "The card was refused."; return; }
+                form.card_token.value = token.id;
+                form.submit();
+              } catch (e) {
+                error.textContent = "The card could not be sent; try again.";
+              }
+            });
+            </script>
+            """
+        )
+        var response = Pages.html(page)
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-\(nonce)'; connect-src \(vault); form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
         return response
     }
 

@@ -1,6 +1,8 @@
 import Hummingbird
+import NIOCore
 import Settle
 import SettleCore
+import SettleProviders
 
 /// `GET /checkout/return/{payment_id}/{token}` (and `?token=…`, the form of links handed out earlier): where a
 /// provider sends the buyer back, and Settle's own waiting page. It shows only the status, and only with the token
@@ -16,6 +18,17 @@ struct ReturnPageController {
         })
         router.get("checkout/return/:id/:token", use: { request, context in
             try await page(request, context: context, id: try context.parameters.require("id"), token: context.parameters.get("token"))
+        })
+        // The provider's image for the waiting page (PromptPay's QR), served from Settle's own origin.
+        router.get("checkout/return/:id/:token/qr", use: { _, context in
+            let image = try await pages.buyerImage(paymentID: try context.parameters.require("id"), token: context.parameters.get("token"))
+            var response = Response(
+                status: .ok, headers: [.contentType: image.contentType, .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: image.bytes))
+            )
+            // An SVG from the provider is shown as an image only: no script of its own may run.
+            response.headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+            return response
         })
     }
 
@@ -52,13 +65,16 @@ struct ReturnPageController {
             default: "This payment was not completed."
             }
         let instructions = view.instructions.map { #"<p id="instructions">\#(HTML.escape($0))</p>"# } ?? ""
+        let image =
+            view.showsImage && context.parameters.get("token") != nil
+            ? #"<p><img id="qr" src="\#(HTML.escape(request.uri.path))/qr" alt="QR code to scan" width="240" height="240"></p>"# : ""
         return Pages.html(
             Pages.layout(
                 title: "Payment", refreshSeconds: payment.status.isFinal ? nil : 5,
                 // The refresh drops the provider's query: the provider is asked once per return, not on every reload.
                 refreshURL: request.uri.path + (context.parameters.get("token") == nil ? "?token=\(token ?? "")" : ""),
                 """
-                <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)
+                <h1>\(HTML.escape(payment.amount.formatted()))</h1><p id="status">\(HTML.escape(message))</p>\(instructions)\(image)
                 """
             )
         )
