@@ -10,13 +10,35 @@ final class ThrowawayPostgres: Sendable {
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("settle-pg-\(UUID().uuidString)").path
-        port = Int.random(in: 55_000...59_000)
+        // A port the kernel says is free now (a random one in the ephemeral range could be a live connection's).
+        port = Self.freePort() ?? Int.random(in: 55_000...59_000)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if getuid() == 0 { try Self.shell("chown", ["-R", "postgres:postgres", directory]) }
         try run("initdb", ["-D", "\(directory)/data", "-A", "trust", "-U", "postgres"])
     }
 
     var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
+
+    /// Binds a loopback socket to port 0 and returns the port the kernel chose.
+    static func freePort() -> Int? {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { return nil }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 
     func start() throws {
         try run("pg_ctl", ["-D", "\(directory)/data", "-l", "\(directory)/log", "-w", "-o",
