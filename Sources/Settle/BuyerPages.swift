@@ -99,11 +99,12 @@ public struct BuyerPages: Sendable {
         return FormView(payment: payment, form: form, returnPage: returnPage)
     }
 
-    /// The card page sent the vault's token: the card is charged (outside any transaction, with an idempotency key
-    /// bound to the token, so a repeated post charges once), the provider's charge recorded on the payment, a decided
-    /// charge applied through the notification path; returns where the buyer goes (3-D Secure, or the return page).
-    /// A payment already charged is not charged again; a second post while the first is being charged is refused.
-    public func submitCard(paymentID: String, pageToken: String?, cardToken: String?) async throws(SettleError) -> String {
+    /// The card page sent the vault's token: the card is charged (outside any transaction, with one idempotency key per
+    /// payment, so however many tokens are posted, on however many instances, the provider makes one charge), the
+    /// charge recorded on the payment, a decided charge applied through the notification path; returns where the buyer
+    /// goes (3-D Secure, or the return page). A payment already charged is not charged again; a second post while the
+    /// first is being charged on this instance is refused; one the provider refuses as a repeat leads to the return page.
+    public func submitCard(paymentID: String, pageToken: String?, cardToken: String?) async throws(SettleError) -> CardNext {
         guard tokens.verify(pageToken, .formPage, paymentID: paymentID) else { throw SettleError.notFound(.payment, id: paymentID) }
         guard let cardToken, !cardToken.isEmpty, cardToken.utf8.count <= 100 else {
             throw SettleError.invalid("card_token", "The card was not tokenized; go back and enter it again.")
@@ -114,7 +115,7 @@ public struct BuyerPages: Sendable {
         }
         let publicURL = self.publicURL()
         let returnPage = Self.returnPageURL(publicURL: publicURL, paymentID: payment.id, tokens: tokens)
-        guard payment.status == .requiresAction, payment.providerPaymentID == nil else { return returnPage }
+        guard payment.status == .requiresAction, payment.providerPaymentID == nil else { return CardNext(url: returnPage, leavesSettle: false) }
         guard cardCharges.begin(paymentID) else {
             throw SettleError(.paymentNotPayable, "This payment's card is being charged; wait for the page to update.", status: 409)
         }
@@ -124,8 +125,13 @@ public struct BuyerPages: Sendable {
             charge = try await provider.chargeCard(
                 payment, token: cardToken,
                 links: ProviderLinks(notificationURL: "\(publicURL)/v1/webhooks/\(provider.name)", returnPageURL: returnPage),
-                idempotencyKey: "card:\(payment.id):\(cardToken)"
+                // One key per payment: a second token (a double click, another instance) can never make a second charge.
+                idempotencyKey: "card:\(payment.id)"
             )
+        } catch where error.code == .rejected && (error.providerCode == "bad_request" || error.providerCode == "idempotency_key_in_use") {
+            // Another token for a payment already being charged: the first charge stands.
+            logger.notice("a second card for a payment already charged was refused", metadata: ["payment": "\(payment.id)"])
+            return CardNext(url: returnPage, leavesSettle: false)
         } catch {
             throw SettleError.provider(error, paymentID: payment.id, action: "charge the card of")
         }
@@ -140,7 +146,14 @@ public struct BuyerPages: Sendable {
             _ = try await NotificationIngestor.applyFetched(state, outcome: outcome, source: "card", payment: charged, at: at, in: tx)
             return true
         }, logger: logger)
-        return charge.redirect ?? returnPage
+        return charge.redirect.map { CardNext(url: $0, leavesSettle: true) } ?? CardNext(url: returnPage, leavesSettle: false)
+    }
+
+    /// Where the card page sends the buyer: Settle's return page, or the provider's 3-D Secure page (another origin,
+    /// which the card page's `form-action` would not let a redirect reach).
+    public struct CardNext: Sendable, Hashable {
+        public var url: String
+        public var leavesSettle: Bool
     }
 
     /// The image the payment's waiting page shows (PromptPay's QR), from the provider; not found without the return

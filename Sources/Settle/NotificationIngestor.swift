@@ -82,6 +82,11 @@ public struct NotificationIngestor: Sendable {
                     event.currencyCode = state?.currencyCode
                     event.failure = state?.outcome == .failed ? state?.failure : nil
                     event.isHint = false
+                    // The provider's API names Settle's payment: found even when its provider id was never recorded.
+                    if let paymentID = state?.paymentID {
+                        event.target = .payment(id: paymentID)
+                        event.providerPaymentID = state?.providerPaymentID ?? id
+                    }
                 } catch {
                     throw SettleError(.providerUnavailable, "Could not confirm the event with the provider; retry.")
                 }

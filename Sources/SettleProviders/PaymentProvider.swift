@@ -478,11 +478,15 @@ public struct ProviderPaymentState: Sendable, Hashable {
     public var providerPaymentID: String?
     /// Why it failed, in the provider's words, for a `failed` outcome.
     public var failure: PaymentFailure?
+    /// Settle's payment, as the provider's API names it (a charge's metadata): lets a hint whose provider id Settle
+    /// never recorded (the charge's answer was lost) find its payment. Never read from a notification's body.
+    public var paymentID: String?
 
     public init(
         outcome: ProviderOutcome?, amountMinorUnits: Int64?, currencyCode: String?, providerPaymentID: String? = nil,
-        failure: PaymentFailure? = nil
+        failure: PaymentFailure? = nil, paymentID: String? = nil
     ) {
+        self.paymentID = paymentID
         self.outcome = outcome
         self.amountMinorUnits = amountMinorUnits
         self.currencyCode = currencyCode

@@ -74,7 +74,7 @@ import Testing
         let successful = try #require(OmiseCharge(try JSONValue.parse(Array(
             #"{"object":"charge","id":"chrg_test_5x1","amount":150000,"currency":"thb","status":"successful","paid":true,"authorize_uri":null,"failure_code":null,"metadata":{"settle_payment_id":"pay_1"},"refunds":{"object":"list","data":[{"object":"refund","id":"rfnd_test_1","amount":5000,"currency":"thb","status":"closed","metadata":{"settle_refund":"re_1"}}]}}"#.utf8
         ))))
-        #expect(OmiseProvider.state(successful) == ProviderPaymentState(outcome: .succeeded, amountMinorUnits: 150000, currencyCode: "THB", providerPaymentID: "chrg_test_5x1"))
+        #expect(OmiseProvider.state(successful) == ProviderPaymentState(outcome: .succeeded, amountMinorUnits: 150000, currencyCode: "THB", providerPaymentID: "chrg_test_5x1", paymentID: "pay_1"))
         #expect(successful.refunds == [OmiseCharge.Refund(id: "rfnd_test_1", amount: 5000, currency: "THB", status: "closed", settleRefund: "re_1")])
         let failed = try #require(OmiseCharge(try JSONValue.parse(Array(
             #"{"object":"charge","id":"chrg_test_5x2","amount":150000,"currency":"thb","status":"failed","paid":false,"failure_code":"insufficient_fund","failure_message":"insufficient funds"}"#.utf8

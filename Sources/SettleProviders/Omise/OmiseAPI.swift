@@ -95,9 +95,10 @@ struct OmiseAPI: Sendable {
 
     /// A QR image from Omise (its `download_uri`), at most 256 KiB, PNG or SVG; `nil` for anything else.
     func image(_ url: String) async throws(ProviderError) -> ProviderImage? {
-        let sameHost = URL(string: url)?.host == URL(string: base)?.host
+        // The key goes only to the API's own origin (scheme, host and port); anywhere else the image is asked for bare.
+        let sameOrigin = Self.origin(url) != nil && Self.origin(url) == Self.origin(base)
         let response = try await client.send(
-            .init(.GET, url, headers: sameHost ? [("authorization", authorization)] : [], retryable: true),
+            .init(.GET, url, headers: sameOrigin ? [("authorization", authorization)] : [], retryable: true),
             describe: { response, code in ProviderError(code, "Omise answered HTTP \(response.status) for the QR image.") }
         )
         let type = response.headers.first(name: "content-type")?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
@@ -133,6 +134,11 @@ struct OmiseAPI: Sendable {
         let omiseCode = value["code"]?.stringValue.map { Text.echo($0, limit: 60) }
         let message = value["message"]?.stringValue.map { Text.echo($0, limit: 300) } ?? "no message"
         return ProviderError(code, providerCode: omiseCode, "Omise refused the request: \(message) (\(omiseCode ?? "no code")).")
+    }
+
+    static func origin(_ text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host?.lowercased() else { return nil }
+        return "\(scheme)://\(host):\(url.port ?? (scheme == "https" ? 443 : 80))"
     }
 
     static func escape(_ text: String) -> String {

@@ -98,7 +98,7 @@ public struct OmiseProvider: PaymentProvider {
         let state = Self.state(charge)
         return ProviderCardCharge(
             providerPaymentID: charge.id, state: state.outcome == nil ? nil : state,
-            redirect: charge.status == "pending" ? charge.authorizeURI.flatMap(Self.httpURL) : nil
+            redirect: charge.status == "pending" ? charge.authorizeURI.flatMap { Self.httpURL($0, allowHTTP: configuration.mode == .test) } : nil
         )
     }
 
@@ -106,9 +106,12 @@ public struct OmiseProvider: PaymentProvider {
         (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x5F
     }
 
-    /// An absolute http(s) URL, else `nil` (never send the buyer to anything else a provider answers).
-    static func httpURL(_ text: String) -> String? {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http", url.host != nil else { return nil }
+    /// An absolute https URL (http too with test keys: the emulator), else `nil`: the buyer is never sent, and nothing
+    /// is fetched, anywhere else a provider's answer names.
+    static func httpURL(_ text: String, allowHTTP: Bool) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || (allowHTTP && scheme == "http"),
+            url.host != nil
+        else { return nil }
         return text
     }
 
@@ -118,7 +121,9 @@ public struct OmiseProvider: PaymentProvider {
 
     public func buyerImage(for payment: Payment) async throws(ProviderError) -> ProviderImage? {
         guard let api, Self.isPromptPay(payment), let id = payment.providerPaymentID else { return nil }
-        guard let charge = try await api.charge(id: id), charge.status == "pending", let url = charge.qrImageURL.flatMap(Self.httpURL) else { return nil }
+        guard let charge = try await api.charge(id: id), charge.status == "pending",
+            let url = charge.qrImageURL.flatMap({ Self.httpURL($0, allowHTTP: configuration.mode == .test) })
+        else { return nil }
         return try await api.image(url)
     }
 
@@ -171,7 +176,8 @@ public struct OmiseProvider: PaymentProvider {
             ? PaymentFailure(code: Text.echo(charge.failureCode ?? "failed", limit: 60), message: Text.echo(charge.failureMessage ?? "Omise declined the charge.", limit: 200))
             : nil
         return ProviderPaymentState(
-            outcome: outcome, amountMinorUnits: charge.amount, currencyCode: charge.currency, providerPaymentID: charge.id, failure: failure
+            outcome: outcome, amountMinorUnits: charge.amount, currencyCode: charge.currency, providerPaymentID: charge.id, failure: failure,
+            paymentID: charge.settlePayment
         )
     }
 
@@ -202,7 +208,24 @@ public struct OmiseProvider: PaymentProvider {
             .object([("amount", .int(request.amount.minorUnits)), ("metadata", .object([("settle_refund", .string(request.refundID))]))]),
             idempotencyKey: request.idempotencyKey
         )
-        return refund.status == "pending" ? .pending(providerRefundID: refund.id) : .succeeded(providerRefundID: refund.id)
+        switch refund.status {
+        case "closed": return .succeeded(providerRefundID: refund.id)
+        case "pending": return .pending(providerRefundID: refund.id)
+        default: throw ProviderError(.rejected, providerCode: refund.status, "Omise did not make the refund (\(Text.echo(refund.status ?? "no status", limit: 40))).")
+        }
+    }
+
+    /// A pending refund, from its charge's refunds.
+    public func refundOutcome(providerRefundID: String, of payment: Payment) async throws(ProviderError) -> RefundStatus? {
+        guard let api else { throw ProviderError(.disabled, "The Omise provider is disabled.") }
+        guard let id = payment.providerPaymentID, let refund = try await api.charge(id: id)?.refunds.first(where: { $0.id == providerRefundID }) else {
+            return nil
+        }
+        switch refund.status {
+        case "closed": return .succeeded
+        case "pending": return nil
+        default: return .failed
+        }
     }
 
     // MARK: - Reconciliation

@@ -22,7 +22,8 @@ struct FormPageController {
             let next = try await pages.submitCard(
                 paymentID: try context.parameters.require("id"), pageToken: context.parameters.get("token"), cardToken: form["card_token"]
             )
-            return Response(status: .seeOther, headers: [.location: next])
+            guard next.leavesSettle else { return Response(status: .seeOther, headers: [.location: next.url]) }
+            return Self.onward(next.url)
         })
     }
 
@@ -111,6 +112,22 @@ struct FormPageController {
         var response = Pages.html(page)
         response.headers[.contentSecurityPolicy] =
             "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-\(nonce)'; connect-src \(vault); form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        return response
+    }
+
+    /// The card's 3-D Secure page is on the provider's origin: a redirect after the form's POST would be blocked by the
+    /// card page's `form-action 'self'`, so a page of Settle's takes the buyer there (its link, or its one script).
+    static func onward(_ url: String) -> Response {
+        let nonce = nonce()
+        var response = Pages.html(
+            Pages.layout(
+                title: "Card check",
+                #"<p>Your bank checks the card next.</p><p><a id="continue" class="approve" href="\#(HTML.escape(url))">Continue to your bank's check</a></p>"#
+                    + #"<script nonce="\#(nonce)">location.replace(document.getElementById("continue").href)</script>"#
+            )
+        )
+        response.headers[.contentSecurityPolicy] =
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-\(nonce)'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
         return response
     }
 
