@@ -15,6 +15,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case "wompi-event": WompiEventTarget.run(bytes)
     case "payu-confirmation": PayUConfirmationTarget.run(bytes)
     case "efecty-settlement": EfectySettlementTarget.run(bytes)
+    case "omise-event": OmiseEventTarget.run(bytes)
     default: fatalError("SETTLE_FUZZ_TARGET must name a target")
     }
     return 0

@@ -145,18 +145,14 @@ public struct OmiseProvider: PaymentProvider {
         } catch {
             throw NotificationRejection(.invalidSignature, "Omise-Signature verification failed: \(error.rawValue).")
         }
-        guard let event = try? JSONValue.parse(notification.body), event["object"]?.stringValue == "event",
-            let id = event["id"]?.stringValue, !id.isEmpty, let key = event["key"]?.stringValue
-        else {
+        guard let event = OmiseEvent.read(notification.body) else {
             throw NotificationRejection(.malformed, "The body is not an Omise event.")
         }
         // Only the charge's id is read from the body: what happened is fetched from Omise.
-        let data = event["data"]
-        let chargeID = data?["object"]?.stringValue == "charge" ? data?["id"]?.stringValue : data?["charge"]?.stringValue
-        guard let chargeID, chargeID.hasPrefix("chrg_"), chargeID.utf8.allSatisfy(Self.isIDByte), key.hasPrefix("charge.") else {
-            return VerifiedNotification(events: [ProviderEvent(eventID: id, type: key, target: nil, outcome: nil)])
+        guard let chargeID = event.chargeID else {
+            return VerifiedNotification(events: [ProviderEvent(eventID: event.id, type: event.key, target: nil, outcome: nil)])
         }
-        return VerifiedNotification(events: [ProviderEvent(eventID: id, type: key, target: .providerPayment(id: chargeID), outcome: nil, isHint: true)])
+        return VerifiedNotification(events: [ProviderEvent(eventID: event.id, type: event.key, target: .providerPayment(id: chargeID), outcome: nil, isHint: true)])
     }
 
     // MARK: - Asking Omise

@@ -32,3 +32,31 @@ public enum OmiseSignature {
         throw .mismatch
     }
 }
+
+/// What Settle reads from an Omise event's body: its id, its key, and the id of the charge it is about (the rest is
+/// never trusted: the charge is fetched).
+public struct OmiseEvent: Sendable, Hashable {
+    public var id: String
+    public var key: String
+    /// `chrg_…` of a `charge.*` event, when it names one in the form Omise's ids take.
+    public var chargeID: String?
+
+    /// `nil` for a body that is not an Omise event.
+    public static func read(_ body: [UInt8]) -> OmiseEvent? {
+        guard let event = try? JSONValue.parse(body), event["object"]?.stringValue == "event", let id = event["id"]?.stringValue,
+            (1...100).contains(id.utf8.count), let key = event["key"]?.stringValue, (1...100).contains(key.utf8.count)
+        else { return nil }
+        let data = event["data"]
+        var chargeID: String?
+        if key.hasPrefix("charge."), data?["object"]?.stringValue == "charge", let named = data?["id"]?.stringValue, named.hasPrefix("chrg_"),
+            named.utf8.count <= 80, named.utf8.allSatisfy(isIDByte)
+        {
+            chargeID = named
+        }
+        return OmiseEvent(id: id, key: key, chargeID: chargeID)
+    }
+
+    static func isIDByte(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x5F
+    }
+}
