@@ -15,4 +15,7 @@ public struct HealthService: Sendable {
     public func databaseIsReachable() async -> Bool {
         await store.ping(timeout: timeout)
     }
+
+    /// Whether this process has applied the schema's migrations.
+    public var migrationsApplied: Bool { store.isMigrated }
 }

@@ -41,8 +41,9 @@ struct CommonOptions: ParsableArguments {
 
 /// One logger for the process, writing to standard error.
 enum ProcessLogging {
-    static func bootstrap(_ level: Logger.Level) -> Logger {
+    static func bootstrap(_ level: Logger.Level, format: LogFormat = .text) -> Logger {
         LoggingSystem.bootstrap { label in
+            if format == .json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

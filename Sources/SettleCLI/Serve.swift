@@ -5,6 +5,8 @@ import SettleCore
 import Configuration
 import Hummingbird
 import SettleServer
+import ServiceLifecycle
+import UnixSignals
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the Settle server (migrates first).")
@@ -26,7 +28,7 @@ struct Serve: AsyncParsableCommand {
         if let port { extra["settle.port"] = .init(.int(port), isSecret: false) }
         if let publicURL { extra["settle.public.url"] = .init(.string(publicURL), isSecret: false) }
         let configuration = try await common.configuration(extra: extra)
-        let logger = ProcessLogging.bootstrap(configuration.logLevel)
+        let logger = ProcessLogging.bootstrap(configuration.logLevel, format: configuration.logFormat)
         let settle = try await buildApplication(configuration, logger: logger) { first in
             FileHandle.standardOutput.write(Data(
                 """
@@ -39,6 +41,7 @@ struct Serve: AsyncParsableCommand {
 
                 """.utf8))
         }
-        try await settle.app.runService()
+        // SIGTERM or SIGINT: readiness turns 503 for SETTLE_DRAIN_SECONDS, then the server drains and stops.
+        try await settle.serviceGroup(signals: [.sigterm, .sigint], logger: logger).run()
     }
 }

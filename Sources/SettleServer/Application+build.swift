@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import UnixSignals
 import Settle
 import SettleCore
 import SettleProviders
@@ -18,6 +19,23 @@ public struct SettleApplication: Sendable {
     public let runtime: ServerRuntime
 
     public var providers: ProviderRegistry { useCases.providers }
+    /// How long readiness answers 503 before the server stops taking requests, on graceful shutdown.
+    public let drainDelay: Duration
+
+    /// The server with its readiness gate: on graceful shutdown (SIGTERM, SIGINT when `signals` names them) readiness
+    /// turns `503` first, for ``drainDelay``, then the server stops accepting and lets requests in flight finish.
+    public func serviceGroup(signals: [UnixSignal], logger: Logger) -> ServiceGroup {
+        ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: app),
+                    // Last in the list, so shut down first: the gate drains before the server stops.
+                    .init(service: ReadinessGate(runtime: runtime, delay: drainDelay, logger: logger), successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: signals, logger: logger
+            )
+        )
+    }
 
     /// The sandbox's signing secret once the server has started (configured, or generated and stored).
     public var sandboxSecret: StandardWebhookSecret? { (providers.provider(named: SandboxProvider.name) as? SandboxProvider)?.secret }
@@ -43,7 +61,7 @@ public func buildApplication(
         await store.close()
         throw error
     }
-    let router = buildRouter(useCases, limits: configuration.limits)
+    let router = buildRouter(useCases, limits: configuration.limits, runtime: runtime)
     var services: [any Service] = [
         StoreService(store: store),
         SweepService(
@@ -96,7 +114,7 @@ public func buildApplication(
         if let first { onFirstKey(first) }
         for line in useCases.providers.report { logger.info("provider \(line)") }
     }
-    return SettleApplication(app: app, store: store, useCases: useCases, runtime: runtime)
+    return SettleApplication(app: app, store: store, useCases: useCases, runtime: runtime, drainDelay: configuration.drainDelay)
 }
 
 /// The use cases over `store`, with the catalog's providers configured from `configuration`.
@@ -174,4 +192,20 @@ extension SettleConfiguration: CustomStringConvertible, CustomReflectable {
     }
 
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// On graceful shutdown, turns readiness to `503` and waits `delay` (load balancers stop sending), then lets the
+/// shutdown go on to the server.
+struct ReadinessGate: Service, CustomStringConvertible {
+    let runtime: ServerRuntime
+    let delay: Duration
+    let logger: Logger
+    var description: String { "ReadinessGate" }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        runtime.startDraining()
+        logger.info("shutting down: readiness is 503, draining", metadata: ["seconds": "\(delay.components.seconds)"])
+        try? await Task.sleep(for: delay)
+    }
 }

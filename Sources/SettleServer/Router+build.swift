@@ -4,14 +4,14 @@ import SettleProviders
 
 /// The routes, over the use cases alone. Separate from ``buildApplication(_:logger:httpClient:onFirstKey:)`` so tests
 /// can build it and drive it in process.
-public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimits()) -> Router<SettleRequestContext> {
+public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimits(), runtime: ServerRuntime? = nil) -> Router<SettleRequestContext> {
     let router = Router(context: SettleRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware())
     let proxies = Set(limits.trustedProxies)
-    HealthController(health: useCases.health).addRoutes(to: router.group())
+    HealthController(health: useCases.health, runtime: runtime ?? ServerRuntime(publicURL: nil, host: "127.0.0.1")).addRoutes(to: router.group())
     let pages = router.group().add(
         middleware: RateLimitMiddleware(
             limiter: RateLimiter(rate: limits.pageRate, burst: max(3, limits.pageRate * 3)), key: .sourceAddress, trustedProxies: proxies

@@ -5,6 +5,7 @@ public final class ServerRuntime: Sendable {
     private struct State {
         var publicURL: String?
         var boundPort: Int?
+        var draining = false
     }
 
     private let state: Mutex<State>
@@ -32,4 +33,10 @@ public final class ServerRuntime: Sendable {
             }
         }
     }
+
+    /// Whether the instance is shutting down: readiness answers 503 so load balancers stop sending, while requests in
+    /// flight (and those still arriving) are served until the server stops.
+    public var isDraining: Bool { state.withLock { $0.draining } }
+
+    func startDraining() { state.withLock { $0.draining = true } }
 }

@@ -45,6 +45,11 @@ public struct SettleConfiguration: Sendable {
     public var runDispatcher = true
     /// `SETTLE_RECONCILE_SCHEDULE`: `daily@HH:MM` (UTC) with an optional `+apply`, or `off` (``ReconciliationSchedule``).
     public var reconcileSchedule: String?
+    /// How long readiness answers 503 on graceful shutdown before the server stops taking requests
+    /// (`SETTLE_DRAIN_SECONDS`).
+    public var drainDelay: Duration = .seconds(5)
+    /// `text` (the default) or `json`: one JSON object per line (`SETTLE_LOG_FORMAT`).
+    public var logFormat: LogFormat = .text
     /// Whether this instance takes queued reconciliations (tests turn it off to drive runs by hand).
     public var runReconciliations = true
 
@@ -85,6 +90,8 @@ public struct SettleConfiguration: Sendable {
         retentionDays = max(1, config.int(forKey: "retention.days", default: retentionDays))
         rejectedPerMinute = max(0, config.int(forKey: "rejected.per.minute", default: rejectedPerMinute))
         reconcileSchedule = config.string(forKey: "reconcile.schedule")
+        drainDelay = .seconds(max(0, config.int(forKey: "drain.seconds", default: 5)))
+        logFormat = LogFormat(rawValue: config.string(forKey: "log.format", default: "text")) ?? .text
         for module in catalog {
             var values: [String: String] = [:]
             for setting in module.settings {

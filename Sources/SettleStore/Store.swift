@@ -79,6 +79,9 @@ public final class Store: Sendable {
         return ran
     }
 
+    /// Whether ``migrate()`` has succeeded in this process.
+    public var isMigrated: Bool { migrated.load(ordering: .acquiring) }
+
     /// Waits until ``migrate()`` has succeeded in this process. Background workers call it first, so none writes
     /// while the schema is being created (on SQLite they would share the one writer connection with the migration).
     public func waitUntilMigrated() async throws {

@@ -21,10 +21,18 @@ final class CapturedLog: Sendable {
 
     func append(_ line: String) { lines.withLock { $0.append(line) } }
 
+    /// Records as `SETTLE_LOG_FORMAT=json` writes them: one JSON object per line.
     var logger: Logger {
-        var logger = Logger(label: "settle.captured") { label in Handler(label: label, log: self) }
+        var logger = Logger(label: "settle.captured") { label in
+            JSONLogHandler(label: label, level: .trace, write: { line in self.append(String(line.dropLast())) })
+        }
         logger.logLevel = .trace
         return logger
+    }
+
+    /// Every record, parsed.
+    var records: [[String: Any]] {
+        lines.withLock { $0 }.compactMap { line in (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] }
     }
 
     struct Handler: LogHandler {
@@ -145,6 +153,11 @@ final class CapturedLog: Sendable {
         let text = log.text
         if ProcessInfo.processInfo.environment["SETTLE_TEST_SHOW_LOG"] != nil { print(text) }
         #expect(log.count > 50, "only \(log.count) log records: is trace logging on?")
+        // JSON lines, each with its time, level and message; requests carry their id.
+        let records = log.records
+        #expect(records.count == log.count)
+        #expect(records.allSatisfy { $0["time"] is String && $0["level"] is String && $0["message"] is String })
+        #expect(records.contains { $0["request_id"] is String })
         var secrets = [
             Self.sandboxSecret, String(Self.sandboxSecret.dropFirst(6)), Self.stripeKey, Self.stripeWebhookSecret, Self.paymeKey,
             Self.paymeNewKey, Data("Paycom:\(Self.paymeKey)".utf8).base64EncodedString(), "\(Self.merchantID):\(Self.paymeKey)",

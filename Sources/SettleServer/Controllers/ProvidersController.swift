@@ -52,9 +52,12 @@ struct ProvidersController {
 /// `GET /health`: `200` when the database answers within two seconds, else `503`.
 struct HealthController {
     let health: HealthService
+    let runtime: ServerRuntime
 
     func addRoutes(to router: RouterGroup<SettleRequestContext>) {
         router.get("health", use: check)
+        router.get("health/live", use: live)
+        router.get("health/ready", use: ready)
     }
 
     @Sendable func check(_ request: Request, context: SettleRequestContext) async throws -> Response {
@@ -62,5 +65,26 @@ struct HealthController {
             return APIResponse.json(.object([("status", .string("ok")), ("database", .string("ok"))]))
         }
         return APIResponse.json(.object([("status", .string("unavailable")), ("database", .string("unreachable"))]), status: 503)
+    }
+
+    /// `GET /health/live`: the process answers (a restart is what helps otherwise).
+    @Sendable func live(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        APIResponse.json(.object([("status", .string("ok"))]))
+    }
+
+    /// `GET /health/ready`: the database answers, this process applied its migrations, and it is not shutting down;
+    /// `503` naming what is not.
+    @Sendable func ready(_ request: Request, context: SettleRequestContext) async throws -> Response {
+        let draining = runtime.isDraining
+        let migrated = health.migrationsApplied
+        let reachable = draining ? true : await health.databaseIsReachable()
+        let ok = reachable && migrated && !draining
+        return APIResponse.json(
+            .object([
+                ("status", .string(ok ? "ok" : "unavailable")), ("database", .string(reachable ? "ok" : "unreachable")),
+                ("migrations", .string(migrated ? "applied" : "pending")), ("draining", .bool(draining)),
+            ]),
+            status: ok ? 200 : 503
+        )
     }
 }
