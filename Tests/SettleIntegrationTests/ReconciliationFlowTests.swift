@@ -249,6 +249,16 @@ import Testing
             }
             #expect(finished)
             #expect(try await store.reconciliationRun(id: run.id)?.status == .succeeded)
+            // What an instance found after it lost the run is never stored (nor applied).
+            let service = ReconciliationService(store: store, providers: settle.settle.useCases.providers, logger: Engine.logger, owner: "a")
+            var execution = ReconciliationService.Execution(service: service, run: try #require(b), progress: nil)
+            let finding = ReconciliationService.Finding(
+                item: ReconciliationItem(runID: runID, kind: .missingInSettle, object: .payment, paymentID: "pay_x", providerID: "sb_x", settle: nil, provider: nil),
+                record: nil
+            )
+            await #expect(throws: ReconciliationService.LeaseLost.self) { try await execution.save([finding]) }
+            #expect(try await store.reconciliationCounts(runID: runID).isEmpty)
+
             // A run whose instance stops three times is failed for good; one released at shutdown is queued again.
             var fragile = run
             fragile.id = Identifier.make("rec")
