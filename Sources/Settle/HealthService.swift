@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import SettleStore
 
@@ -14,6 +15,19 @@ public struct HealthService: Sendable {
     /// `true` when the database answered a trivial query within the timeout.
     public func databaseIsReachable() async -> Bool {
         await store.ping(timeout: timeout)
+    }
+
+    /// What a metrics scrape reads from the database: waiting payments by provider and status, and the outbox.
+    public struct Gauges: Sendable, Hashable {
+        public var payments: [String: [String: Int]]
+        public var outboxPending: Int
+        public var outboxOldestDueSeconds: Int64
+    }
+
+    /// The database's gauges for a metrics scrape; `nil` when it does not answer.
+    public func gauges() async -> Gauges? {
+        guard let read = try? await store.gauges(now: Date()) else { return nil }
+        return Gauges(payments: read.payments, outboxPending: read.outboxPending, outboxOldestDueSeconds: read.outboxOldestDueSeconds)
     }
 
     /// Whether this process has applied the schema's migrations.

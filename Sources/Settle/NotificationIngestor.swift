@@ -20,6 +20,20 @@ public enum IngestOutcome: Sendable, Hashable {
     case refunded(paymentID: String)
 }
 
+extension IngestOutcome {
+    /// The outcome's name as a metric label.
+    var metricName: String {
+        switch self {
+        case .applied: "applied"
+        case .unchanged: "unchanged"
+        case .duplicate: "duplicate"
+        case .unmatched: "unmatched"
+        case .ignored: "ignored"
+        case .refunded: "refunded"
+        }
+    }
+}
+
 /// Receives provider notifications: verify on the raw bytes before any database work, then in one transaction
 /// store the raw message under its unique (provider, event id), lock the payment, check the transition and the
 /// amount, change the status, and write the event and the audit entry. Answers only after the commit.
@@ -28,8 +42,12 @@ public struct NotificationIngestor: Sendable {
     let providers: ProviderRegistry
     let rejections: RejectionSampler
     let logger: Logger
+    let metrics: SettleMetrics
 
-    public init(store: Store, providers: ProviderRegistry, rejections: RejectionSampler = RejectionSampler(), logger: Logger) {
+    public init(
+        store: Store, providers: ProviderRegistry, rejections: RejectionSampler = RejectionSampler(), metrics: SettleMetrics = .none, logger: Logger
+    ) {
+        self.metrics = metrics
         self.store = store
         self.providers = providers
         self.rejections = rejections
@@ -55,10 +73,12 @@ public struct NotificationIngestor: Sendable {
         guard notification.method == "POST" else {
             throw SettleError(.methodNotAllowed, "Notifications are accepted with POST only.")
         }
+        let started = ContinuousClock.now
         let verified: VerifiedNotification
         do {
             verified = try await provider.verify(notification)
         } catch {
+            metrics.notification(provider: provider.name, outcome: "rejected", reason: error.code.description)
             await rejections.record(notification, reason: error.code.description, store: store, logger: logger)
             switch error.code {
             case .invalidSignature:
@@ -105,6 +125,11 @@ public struct NotificationIngestor: Sendable {
             return outcomes
         }, logger: logger)
         logger.debug("notification stored", metadata: ["provider": "\(name)", "outcomes": "\(outcomes)"])
+        for outcome in outcomes {
+            metrics.notification(provider: name, outcome: outcome.metricName)
+            if case .applied(_, let status) = outcome { metrics.transition(provider: name, status: status.rawValue) }
+        }
+        metrics.notificationIngest(provider: name, ContinuousClock.now - started)
         return (verified.acknowledgement, outcomes)
     }
 

@@ -366,6 +366,10 @@ extension ReconciliationService {
                 )
             }
             guard done else { throw LeaseLost() }
+            let counts = (try? await store.reconciliationCounts(runID: id)) ?? [:]
+            service.metrics.reconciliation(
+                provider: run.provider, status: status.rawValue, counts: Dictionary(uniqueKeysWithValues: counts.map { ($0.key.rawValue, $0.value) })
+            )
         }
     }
 }

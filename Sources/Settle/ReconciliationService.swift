@@ -38,7 +38,13 @@ public struct ReconciliationService: Sendable {
         }
     }
 
-    public init(store: Store, providers: ProviderRegistry, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, owner: String = Identifier.make("inst")) {
+    let metrics: SettleMetrics
+
+    public init(
+        store: Store, providers: ProviderRegistry, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, owner: String = Identifier.make("inst"),
+        metrics: SettleMetrics = .none
+    ) {
+        self.metrics = metrics
         self.store = store
         self.providers = providers
         self.logger = logger

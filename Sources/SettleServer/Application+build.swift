@@ -127,6 +127,8 @@ func makeUseCases(
     )
     let pageTokens = PageTokens()
     let publicURL: @Sendable () -> String = { runtime.publicURL }
+    let metrics = configuration.metricsEnabled ? ServerMetrics() : nil
+    let counting = metrics?.settle ?? .none
     return UseCases(
         payments: PaymentService(
             store: store, providers: providers, publicURL: publicURL, pages: pageTokens,
@@ -136,7 +138,8 @@ func makeUseCases(
         apiKeys: APIKeyService(store: store, logger: logger),
         webhooks: WebhookService(store: store, policy: configuration.webhooks.addressPolicy, logger: logger),
         notifications: NotificationIngestor(
-            store: store, providers: providers, rejections: RejectionSampler(perMinute: configuration.rejectedPerMinute), logger: logger
+            store: store, providers: providers, rejections: RejectionSampler(perMinute: configuration.rejectedPerMinute), metrics: counting,
+            logger: logger
         ),
         providers: providers,
         health: HealthService(store: store),
@@ -144,7 +147,8 @@ func makeUseCases(
         pageTokens: pageTokens,
         settlements: SettlementService(store: store, providers: providers, logger: logger),
         refunds: RefundService(store: store, providers: providers, logger: logger),
-        reconciliations: ReconciliationService(store: store, providers: providers, logger: logger)
+        reconciliations: ReconciliationService(store: store, providers: providers, logger: logger, metrics: counting),
+        metrics: metrics, metricsToken: configuration.metricsToken?.value
     )
 }
 

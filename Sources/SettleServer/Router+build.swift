@@ -9,8 +9,12 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     router.add(middleware: RequestIDMiddleware())
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
+    if let metrics = useCases.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics.settle)) }
     router.add(middleware: ErrorMiddleware())
     let proxies = Set(limits.trustedProxies)
+    if let metrics = useCases.metrics {
+        MetricsController(metrics: metrics, health: useCases.health, token: useCases.metricsToken).addRoutes(to: router.group())
+    }
     HealthController(health: useCases.health, runtime: runtime ?? ServerRuntime(publicURL: nil, host: "127.0.0.1")).addRoutes(to: router.group())
     let pages = router.group().add(
         middleware: RateLimitMiddleware(

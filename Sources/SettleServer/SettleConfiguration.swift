@@ -50,6 +50,9 @@ public struct SettleConfiguration: Sendable {
     public var drainDelay: Duration = .seconds(5)
     /// `text` (the default) or `json`: one JSON object per line (`SETTLE_LOG_FORMAT`).
     public var logFormat: LogFormat = .text
+    /// `GET /metrics` (`SETTLE_METRICS`, on unless `off`), and the bearer token it asks for (`SETTLE_METRICS_TOKEN`).
+    public var metricsEnabled = true
+    public var metricsToken: Secret?
     /// Whether this instance takes queued reconciliations (tests turn it off to drive runs by hand).
     public var runReconciliations = true
 
@@ -91,6 +94,8 @@ public struct SettleConfiguration: Sendable {
         rejectedPerMinute = max(0, config.int(forKey: "rejected.per.minute", default: rejectedPerMinute))
         reconcileSchedule = config.string(forKey: "reconcile.schedule")
         drainDelay = .seconds(max(0, config.int(forKey: "drain.seconds", default: 5)))
+        metricsEnabled = config.string(forKey: "metrics", default: "on").lowercased() != "off"
+        metricsToken = config.string(forKey: "metrics.token", isSecret: true).map { Secret($0) }
         logFormat = LogFormat(rawValue: config.string(forKey: "log.format", default: "text")) ?? .text
         for module in catalog {
             var values: [String: String] = [:]

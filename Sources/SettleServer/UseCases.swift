@@ -15,13 +15,18 @@ public struct UseCases: Sendable {
     public let settlements: SettlementService
     public let refunds: RefundService
     public let reconciliations: ReconciliationService
+    /// The server's metrics, unless `SETTLE_METRICS=off`.
+    public let metrics: ServerMetrics?
+    let metricsToken: String?
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
         pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService,
-        reconciliations: ReconciliationService
+        reconciliations: ReconciliationService, metrics: ServerMetrics? = nil, metricsToken: String? = nil
     ) {
+        self.metrics = metrics
+        self.metricsToken = metricsToken
         self.reconciliations = reconciliations
         self.refunds = refunds
         self.settlements = settlements

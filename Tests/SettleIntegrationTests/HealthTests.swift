@@ -6,6 +6,7 @@ import NIOHTTP1
 import ServiceLifecycle
 import Settle
 import SettleCore
+import SettleProviders
 @testable import SettleServer
 import Testing
 
@@ -71,5 +72,50 @@ import Testing
         #expect(record["request_id"] == "req_1" && record["provider"] == "omise" && record["outcomes"] == "applied:succeeded")
         #expect(record["time"]?.count == 24 && record["time"]?.hasSuffix("Z") == true)
         #expect(JSONLogHandler.timestamp(Date(timeIntervalSince1970: 1_796_180_400.123)) == "2026-12-02T03:00:00.123Z")
+    }
+}
+
+/// `GET /metrics` after a known workload: the counters moved by exactly what was done.
+@Suite(.serialized) struct MetricsTests {
+    /// The value of the sample named `name` whose labels include every one of `labels`.
+    static func sample(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+            let head = line.prefix { $0 != " " }
+            guard labels.allSatisfy({ head.contains("\($0.key)=\"\($0.value)\"") }) else { continue }
+            if labels.isEmpty && head != name[...] { continue }
+            return line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return nil
+    }
+
+    @Test(arguments: Engine.enabled)
+    func countersMoveByWhatWasDone(_ engine: Engine) async throws {
+        try await withSettle(databaseURL: try await engine.makeDatabaseURL(), configure: { $0.metricsToken = Secret("scrape-token-123") }) { settle in
+            let amount = Money(minorUnits: 150_000, currency: .cop)
+            let ids = [try await settle.createPayment(), try await settle.createPayment(), try await settle.createPayment()]
+            let notifier = settle.notifier
+            let approve = notifier.message(for: .approve, paymentID: ids[0], amount: amount)
+            #expect(try await notifier.send(approve) == 200)
+            #expect(try await notifier.send(approve) == 200)  // the same event again: a duplicate
+            #expect(try await notifier.send(notifier.message(for: .approve, paymentID: ids[1], amount: amount)) == 200)
+            #expect(try await notifier.send(notifier.message(for: .approve, paymentID: ids[2], amount: amount, fault: .badSignature)) == 401)
+            _ = try await settle.request(.POST, "/v1/payments/\(ids[2])/resolve", json: #"{"status":"failed","note":"x"}"#)
+
+            #expect(try await settle.request(.GET, "/metrics", auth: false).status == 401)
+            let scraped = try await settle.request(.GET, "/metrics", headers: [("authorization", "Bearer scrape-token-123")], auth: false)
+            #expect(scraped.status == 200 && scraped.headers.first(name: "content-type")?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = scraped.text
+            #expect(Self.sample(text, "settle_notifications_total", ["provider": "sandbox", "outcome": "applied"]) == 2, "\(text)")
+            #expect(Self.sample(text, "settle_notifications_total", ["provider": "sandbox", "outcome": "duplicate"]) == 1)
+            #expect(Self.sample(text, "settle_notifications_total", ["provider": "sandbox", "outcome": "rejected", "reason": "invalid_signature"]) == 1)
+            #expect(Self.sample(text, "settle_notification_ingest_seconds_count", ["provider": "sandbox"]) == 3)
+            #expect(Self.sample(text, "settle_payment_transitions_total", ["provider": "sandbox", "status": "succeeded"]) == 2)
+            #expect(Self.sample(text, "settle_http_requests_total", ["route": "/v1/payments", "method": "POST", "status": "201"]) == 3)
+            #expect(Self.sample(text, "settle_http_requests_total", ["route": "/v1/payments/{id}/resolve", "method": "POST", "status": "409"]) == 1)
+            #expect(Self.sample(text, "settle_payments_waiting", ["provider": "sandbox", "status": "requires_action"]) == 1)
+            #expect(Self.sample(text, "settle_outbox_pending") == 0 && Self.sample(text, "settle_database_up") == 1)
+            // No label carries an id.
+            #expect(!ids.contains { text.contains($0) })
+        }
     }
 }
