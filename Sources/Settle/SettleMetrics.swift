@@ -51,6 +51,17 @@ public struct SettleMetrics: Sendable {
         time("settle_http_request_duration_seconds", [("route", route), ("method", method)], duration)
     }
 
+    /// One call to a provider's API: its outcome, how long it took, how many attempts it made, and whether the
+    /// provider's circuit breaker is open after it.
+    public func providerCall(provider: String, outcome: String, attempts: Int, _ duration: Duration, circuitOpen: Bool) {
+        let name = provider.lowercased()
+        count("settle_provider_calls_total", [("provider", name), ("outcome", outcome)])
+        if attempts > 1 { count("settle_provider_call_retries_total", [("provider", name)], by: attempts - 1) }
+        time("settle_provider_call_seconds", [("provider", name)], duration)
+        guard let factory else { return }
+        Gauge(label: "settle_provider_circuit_open", dimensions: [("provider", name)], factory: factory).record(circuitOpen ? 1 : 0)
+    }
+
     /// A reconciliation that ended, and what it found.
     public func reconciliation(provider: String, status: String, counts: [String: Int]) {
         count("settle_reconciliation_runs_total", [("provider", provider), ("status", status)])

@@ -64,4 +64,9 @@ public final class CircuitBreaker: Sendable {
     public func recordFailure(at now: Date = Date()) { state.withLock { $0.recordFailure(at: now) } }
     public func abandonTrial(at now: Date = Date()) { state.withLock { $0.abandonTrial(at: now) } }
     public var phase: CircuitBreakerState.Phase { state.withLock { $0.phase } }
+    /// Whether calls go through (closed), rather than being refused or tried one at a time.
+    public var isClosed: Bool {
+        if case .closed = phase { return true }
+        return false
+    }
 }

@@ -18,6 +18,8 @@ public struct ProviderClient: Sendable {
         public var breakerCooldown: Duration = .seconds(30)
         /// Larger answers are refused (as an unavailable provider).
         public var maxResponseBytes = 4 << 20
+        /// Told of every call once it ends (metrics): never its URL, headers or body.
+        public var observe: (@Sendable (ProviderCallObservation) -> Void)?
 
         public init(timeout: Duration = .seconds(20), retry: RetryPolicy = RetryPolicy(), breakerThreshold: Int = 5,
             breakerCooldown: Duration = .seconds(30))
@@ -75,7 +77,17 @@ public struct ProviderClient: Sendable {
             ProviderError(code, "The provider answered HTTP \(response.status).")
         }
     ) async throws(ProviderError) -> Response {
+        let started = ContinuousClock.now
+        var tries = 0
+        func observed(_ outcome: String) {
+            configuration.observe?(
+                ProviderCallObservation(
+                    provider: provider, outcome: outcome, attempts: tries, duration: ContinuousClock.now - started, circuitOpen: !breaker.isClosed
+                )
+            )
+        }
         guard breaker.allow() else {
+            observed("circuit_open")
             throw ProviderError(.unavailable, "\(provider) is failing; Settle is pausing calls to it (circuit open). Retry shortly.")
         }
         var lastError = ProviderError(.unavailable, "\(provider) could not be reached.")
@@ -91,6 +103,7 @@ public struct ProviderClient: Sendable {
             }
             guard !Task.isCancelled else { throw cancelled() }
             pause = configuration.retry.delay(beforeRetry: attempt)
+            tries = attempt
             let response: Response
             switch await exchange(request) {
             case .success(let answer):
@@ -103,6 +116,7 @@ public struct ProviderClient: Sendable {
             switch response.status {
             case 200..<300:
                 breaker.recordSuccess()
+                observed("ok")
                 return response
             case 429, 500...599:
                 lastError = describe(response, .unavailable)
@@ -113,11 +127,13 @@ public struct ProviderClient: Sendable {
                 continue
             default:
                 breaker.recordSuccess()  // the provider is up; it refused this request
+                observed("rejected")
                 throw describe(response, .rejected)
             }
         }
         guard !Task.isCancelled else { throw cancelled() }
         breaker.recordFailure()
+        observed("unavailable")
         throw lastError
     }
 
@@ -179,4 +195,15 @@ public struct RetryPolicy: Sendable, Hashable {
         let milliseconds = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
         return .milliseconds(Int64.random(in: 0...max(1, milliseconds)))
     }
+}
+
+/// How one call to a provider ended, for metrics: `ok`, `rejected` (the provider refused it), `unavailable` (not
+/// reached, or 429/5xx after every attempt) or `circuit_open` (not sent).
+public struct ProviderCallObservation: Sendable, Hashable {
+    public var provider: String
+    public var outcome: String
+    public var attempts: Int
+    public var duration: Duration
+    /// Whether the provider's breaker is open (or half-open) after the call.
+    public var circuitOpen: Bool
 }

@@ -121,14 +121,22 @@ public func buildApplication(
 func makeUseCases(
     store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, httpClient: HTTPClient, logger: Logger
 ) -> UseCases {
+    let metrics = configuration.metricsEnabled ? ServerMetrics() : nil
+    let counting = metrics?.settle ?? .none
     let providers = ProviderRegistry(
         settings: configuration.providers, store: store, httpClient: httpClient, logger: logger,
-        client: { name in configuration.providerClients[name] ?? ProviderClient.Configuration() }
+        client: { name in
+            var client = configuration.providerClients[name] ?? ProviderClient.Configuration()
+            if metrics != nil {
+                client.observe = { call in
+                    counting.providerCall(provider: call.provider, outcome: call.outcome, attempts: call.attempts, call.duration, circuitOpen: call.circuitOpen)
+                }
+            }
+            return client
+        }
     )
     let pageTokens = PageTokens()
     let publicURL: @Sendable () -> String = { runtime.publicURL }
-    let metrics = configuration.metricsEnabled ? ServerMetrics() : nil
-    let counting = metrics?.settle ?? .none
     return UseCases(
         payments: PaymentService(
             store: store, providers: providers, publicURL: publicURL, pages: pageTokens,

@@ -445,6 +445,12 @@ import Testing
             emulator.faults.failNextAPICalls = 0
             #expect(try await emulator.deliver(event) == 200)
             #expect(try await settle.request(.GET, "/v1/payments/\(other.id)").json["amount_refunded"] as? Int == 1_000)
+            // Stripe's calls are counted by outcome, with the retries the failed one made.
+            let metrics = try await settle.request(.GET, "/metrics", auth: false).text
+            #expect(MetricsTests.sample(metrics, "settle_provider_calls_total", ["provider": "stripe", "outcome": "unavailable"]) == 1, "\(metrics)")
+            #expect(MetricsTests.sample(metrics, "settle_provider_call_retries_total", ["provider": "stripe"]) == 2)
+            #expect((MetricsTests.sample(metrics, "settle_provider_calls_total", ["provider": "stripe", "outcome": "ok"]) ?? 0) >= 4)
+            #expect(MetricsTests.sample(metrics, "settle_provider_circuit_open", ["provider": "stripe"]) == 0)
         }
     }
 }
