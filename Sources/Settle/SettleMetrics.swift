@@ -62,6 +62,13 @@ public struct SettleMetrics: Sendable {
         Gauge(label: "settle_provider_circuit_open", dimensions: [("provider", name)], factory: factory).record(circuitOpen ? 1 : 0)
     }
 
+    /// One committed batch of writes (the group commit): how many jobs shared its transaction and flush, and how long.
+    public func commit(jobs: Int, _ duration: Duration) {
+        guard let factory else { return }
+        Recorder(label: "settle_commit_batch_jobs", dimensions: [], aggregate: true, factory: factory).record(jobs)
+        time("settle_commit_seconds", [], duration)
+    }
+
     /// A reconciliation that ended, and what it found.
     public func reconciliation(provider: String, status: String, counts: [String: Int]) {
         count("settle_reconciliation_runs_total", [("provider", provider), ("status", status)])

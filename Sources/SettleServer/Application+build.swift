@@ -50,9 +50,12 @@ public func buildApplication(
     onFirstKey: @escaping @Sendable (APIKeyService.CreatedKey) -> Void = { _ in }
 ) async throws -> SettleApplication {
     let location = try DatabaseLocation(url: configuration.databaseURL)
-    let store = try await Store.open(location, options: configuration.storeOptions, logger: logger)
+    let metrics = configuration.metricsEnabled ? ServerMetrics() : nil
+    var storeOptions = configuration.storeOptions
+    if let counting = metrics?.settle { storeOptions.observeCommit = { jobs, duration in counting.commit(jobs: jobs, duration) } }
+    let store = try await Store.open(location, options: storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
-    let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, httpClient: httpClient, logger: logger)
+    let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, metrics: metrics, httpClient: httpClient, logger: logger)
     let schedule: ReconciliationSchedule?
     do {
         try useCases.providers.refuseUnsafeConfiguration()
@@ -119,9 +122,8 @@ public func buildApplication(
 
 /// The use cases over `store`, with the catalog's providers configured from `configuration`.
 func makeUseCases(
-    store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, httpClient: HTTPClient, logger: Logger
+    store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, metrics: ServerMetrics?, httpClient: HTTPClient, logger: Logger
 ) -> UseCases {
-    let metrics = configuration.metricsEnabled ? ServerMetrics() : nil
     let counting = metrics?.settle ?? .none
     let providers = ProviderRegistry(
         settings: configuration.providers, store: store, httpClient: httpClient, logger: logger,

@@ -71,7 +71,13 @@ final class GroupCommit: Sendable {
     /// Anchors the audit chain's head (``AuditChain/anchor(key:sequence:hash:)``) at every commit, when set.
     let auditKey: Secret?
 
-    init(driver: any DatabaseDriver, timeout: Duration = .seconds(5), auditKey: Secret? = nil, maxBatch: Int = 256, logger: Logger) {
+    let observe: (@Sendable (Int, Duration) -> Void)?
+
+    init(
+        driver: any DatabaseDriver, timeout: Duration = .seconds(5), auditKey: Secret? = nil, maxBatch: Int = 256, logger: Logger,
+        observe: (@Sendable (Int, Duration) -> Void)? = nil
+    ) {
+        self.observe = observe
         self.driver = driver
         self.timeout = timeout
         self.auditKey = auditKey
@@ -119,7 +125,9 @@ final class GroupCommit: Sendable {
                 batch.append(job)
             }
         }
+        let started = ContinuousClock.now
         let results = batch.isEmpty ? [] : await execute(batch)
+        if !batch.isEmpty { observe?(batch.count, ContinuousClock.now - started) }
         let nextLeader = state.withLock { state -> Job? in
             if !state.queue.isEmpty { return state.queue.removeFirst() }
             state.leaders -= 1

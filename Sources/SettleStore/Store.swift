@@ -18,7 +18,9 @@ public final class Store: Sendable {
         self.location = location
         self.options = options
         self.logger = logger
-        self.commits = GroupCommit(driver: driver, timeout: options.timeout, auditKey: options.auditKey, logger: logger)
+        self.commits = GroupCommit(
+            driver: driver, timeout: options.timeout, auditKey: options.auditKey, logger: logger, observe: options.observeCommit
+        )
     }
 
     /// Opens the database. For PostgreSQL the pool works only while ``run()`` runs (a service in `serve`, or

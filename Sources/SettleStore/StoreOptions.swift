@@ -2,7 +2,7 @@ import SettleCore
 
 /// How the store treats its database: how durable a commit is, and how long anything may wait on the database, so
 /// an outage is answered (503) within seconds and a frozen instance cannot hold locks for long.
-public struct StoreOptions: Sendable, Hashable {
+public struct StoreOptions: Sendable {
     public var durability: Durability = .full
     /// The longest a request waits to get a connection, or for the group commit to take its write (SQLite and
     /// PostgreSQL).
@@ -20,6 +20,8 @@ public struct StoreOptions: Sendable, Hashable {
     /// `SETTLE_AUDIT_KEY`: anchors the audit chain's head with an HMAC under this key, so truncating or rewriting the
     /// trail is detected by `settle audit verify`.
     public var auditKey: Secret?
+    /// Told of every committed batch of writes: how many jobs it held and how long it took (metrics).
+    public var observeCommit: (@Sendable (_ jobs: Int, _ duration: Duration) -> Void)?
 
     public init(durability: Durability = .full) {
         self.durability = durability

@@ -16,7 +16,7 @@ import Testing
     func withRouter(_ test: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let store = try await Store.open(try DatabaseLocation(url: "postgres://settle@127.0.0.1:1/none"), logger: Engine.logger)
         let useCases = makeUseCases(
-            store: store, configuration: SettleConfiguration(), runtime: ServerRuntime(publicURL: "http://settle.test", host: "127.0.0.1"),
+            store: store, configuration: SettleConfiguration(), runtime: ServerRuntime(publicURL: "http://settle.test", host: "127.0.0.1"), metrics: nil,
             httpClient: testHTTPClient, logger: Engine.logger
         )
         let app = Application(router: buildRouter(useCases), logger: Engine.logger)
