@@ -178,9 +178,10 @@ public struct ReconciliationService: Sendable {
             try await sink(ReconciliationItem.csvHeader.joined(separator: ",") + "\r\n")
             var after: String?
             while true {
-                let page = try await service.items(runID: runID, mode: mode, kind: kind, limit: 1000, startingAfter: after)
+                // The run was checked once, before the first line: each page is one read of its items alone.
+                let page = try await service.store.reconciliationItems(runID: runID, kind: kind, limit: 1000, startingAfter: after)
                 var text = ""
-                for item in page.items { text += item.csvFields.map(CSV.field).joined(separator: ",") + "\r\n" }
+                for entry in page.items { text += entry.item.csvFields.map(CSV.field).joined(separator: ",") + "\r\n" }
                 try await sink(text)
                 guard page.hasMore, let last = page.items.last?.id else { return }
                 after = last
