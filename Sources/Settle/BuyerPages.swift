@@ -128,6 +128,8 @@ public struct BuyerPages: Sendable {
                 // One key per payment: a second token (a double click, another instance) can never make a second charge.
                 idempotencyKey: "card:\(payment.id)"
             )
+        } catch where error.code == .rejected && error.providerCode == "invalid_token" {
+            throw SettleError.invalid("card_token", "The card was not tokenized; go back and enter it again.")
         } catch where error.code == .rejected && (error.providerCode == "bad_request" || error.providerCode == "idempotency_key_in_use") {
             // Another token for a payment already being charged: the first charge stands.
             logger.notice("a second card for a payment already charged was refused", metadata: ["payment": "\(payment.id)"])

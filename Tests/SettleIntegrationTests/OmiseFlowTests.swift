@@ -124,6 +124,15 @@ import Testing
             #expect(failed["status"] as? String == "failed")
             #expect((failed["failure"] as? [String: Any])?["code"] as? String == "insufficient_fund")
 
+            // Something that is not a vault token: 400, nothing charged, the payment still waits.
+            let forged = try #require(try await create(settle).json["checkout_url"] as? String)
+            let forgedID = try #require(forged.split(separator: "/").dropLast().last.map(String.init))
+            let calls = emulator.apiCalls.filter { $0 == "POST /charges" }.count
+            #expect(try await browse(forged, form: [("card_token", "4242424242424242")]).status == 400)
+            #expect(try await browse(forged, form: []).status == 400)
+            #expect(emulator.apiCalls.filter { $0 == "POST /charges" }.count == calls)
+            #expect(try await settle.paymentStatus(forgedID) == "requires_action")
+
             // Two cards posted at once for one payment (a double click, two instances): one charge at Omise.
             let twice = try #require(try await create(settle).json["checkout_url"] as? String)
             let twiceID = try #require(twice.split(separator: "/").dropLast().last.map(String.init))
