@@ -30,6 +30,9 @@ public struct HealthService: Sendable {
         return Gauges(payments: read.payments, outboxPending: read.outboxPending, outboxOldestDueSeconds: read.outboxOldestDueSeconds)
     }
 
+    /// This instance's database connections now (in use, waiting, the most there can be) and its queued writes.
+    public var pool: PoolUsage { store.poolUsage }
+
     /// Whether this process has applied the schema's migrations.
     public var migrationsApplied: Bool { store.isMigrated }
 }

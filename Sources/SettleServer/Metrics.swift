@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Prometheus
 import Settle
+import SettleStore
 
 /// The server's metrics: a Prometheus registry of its own (no process-wide bootstrap, so several servers can share a
 /// process), the counters the use cases record through ``SettleMetrics``, and gauges read from the database when
@@ -20,8 +21,8 @@ public final class ServerMetrics: Sendable {
     }
     public var settle: SettleMetrics { SettleMetrics(factory: factory) }
 
-    /// The text Prometheus scrapes, after reading the database's gauges.
-    func scrape(gauges read: () async -> HealthService.Gauges?) async -> [UInt8] {
+    /// The text Prometheus scrapes, after reading the database's gauges and this instance's connections.
+    func scrape(gauges read: () async -> HealthService.Gauges?, pool: () -> PoolUsage) async -> [UInt8] {
         if let gauges = await read() {
             for (provider, statuses) in gauges.payments {
                 for status in ["requires_action", "processing", "requires_review"] {
@@ -35,6 +36,11 @@ public final class ServerMetrics: Sendable {
         } else {
             registry.makeGauge(name: "settle_database_up").set(Double(0))
         }
+        let usage = pool()
+        registry.makeGauge(name: "settle_database_connections_in_use").set(Double(usage.inUse))
+        registry.makeGauge(name: "settle_database_connections_waiting").set(Double(usage.waiting))
+        registry.makeGauge(name: "settle_database_connections_max").set(Double(usage.capacity))
+        registry.makeGauge(name: "settle_commit_queue_jobs").set(Double(usage.commitQueue))
         return registry.emitToBuffer()
     }
 }
@@ -74,7 +80,7 @@ struct MetricsController {
             if let token, request.headers[.authorization] != "Bearer \(token)" {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"])
             }
-            let body = await metrics.scrape(gauges: { await health.gauges() })
+            let body = await metrics.scrape(gauges: { await health.gauges() }, pool: { health.pool })
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: .init(bytes: body))
             )

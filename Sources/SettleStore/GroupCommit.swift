@@ -86,6 +86,9 @@ final class GroupCommit: Sendable {
         self.logger = logger
     }
 
+    /// Writes waiting for a batch.
+    var queued: Int { state.withLock { $0.queue.count } }
+
     /// Runs `work` inside a write transaction shared with concurrent writers; returns once it is committed.
     func write<T: Sendable>(_ work: @escaping @Sendable (StoreTransaction) async throws -> T) async throws -> T {
         let job = Job(work: { try await work($0) })

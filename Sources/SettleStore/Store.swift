@@ -68,6 +68,9 @@ public final class Store: Sendable {
 
     public var dialect: SQLDialect { driver.dialect }
 
+    /// The connections in use, the callers waiting for one and the writes queued for the group commit, now.
+    public var poolUsage: PoolUsage { driver.pool.usage(commitQueue: commits.queued) }
+
     /// Background work (the PostgreSQL pool) until cancelled.
     public func run() async throws { try await driver.run() }
 

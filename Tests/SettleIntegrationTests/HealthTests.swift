@@ -114,6 +114,10 @@ import Testing
             #expect(Self.sample(text, "settle_http_requests_total", ["route": "/v1/payments/{id}/resolve", "method": "POST", "status": "409"]) == 1)
             #expect(Self.sample(text, "settle_payments_waiting", ["provider": "sandbox", "status": "requires_action"]) == 1)
             #expect(Self.sample(text, "settle_outbox_pending") == 0 && Self.sample(text, "settle_database_up") == 1)
+            // This instance's connections: the most there can be, and nobody waiting for one after the workload.
+            #expect(Self.sample(text, "settle_database_connections_max") == (engine == .sqlite ? 5 : 40))
+            #expect(Self.sample(text, "settle_database_connections_waiting") == 0)
+            #expect(Self.sample(text, "settle_database_connections_in_use") != nil && Self.sample(text, "settle_commit_queue_jobs") != nil)
             // The group commit: batches of writes and their time (at least the 3 creations and 3 notifications stored).
             #expect((Self.sample(text, "settle_commit_seconds_count") ?? 0) >= 6)
             #expect(text.contains("settle_commit_batch_jobs"))

@@ -33,6 +33,50 @@ import Testing
 
     struct Refusal: Error {}
 
+    /// The pool's gauges count each lease while it is held, and the callers waiting when every connection is taken.
+    @Test(arguments: Engine.enabled)
+    func poolUsageCountsLeasesAndWaiters(_ engine: Engine) async throws {
+        try await withStore(engine) { store in
+            let idle = store.poolUsage
+            #expect(idle.inUse == 0 && idle.waiting == 0 && idle.commitQueue == 0)
+            #expect(idle.capacity == (engine == .sqlite ? 5 : 40))
+            let inside = try await store.read { _ in store.poolUsage }
+            #expect(inside.inUse == 1)
+            let nested = try await store.read { _ in try await store.read { _ in store.poolUsage } }
+            #expect(nested.inUse == 2)
+            #expect(store.poolUsage.inUse == 0)
+            guard engine == .postgres else { return }
+            // More callers than connections, each holding its lease: every one is counted, in use or waiting (the pool
+            // opens connections at its own pace, so how many it has opened is not asserted).
+            let released = Flag()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0...idle.capacity {
+                    group.addTask { _ = try? await store.read { _ in while !released.isSet { try await Task.sleep(for: .milliseconds(5)) } } }
+                }
+                try await Self.eventually {
+                    let usage = store.poolUsage
+                    return usage.inUse + usage.waiting == idle.capacity + 1 && usage.waiting >= 1 && usage.inUse >= 1
+                }
+                released.set()
+                try await group.waitForAll()
+            }
+            let after = store.poolUsage
+            #expect(after.inUse == 0 && after.waiting == 0)
+        }
+    }
+
+    static func eventually(_ condition: @Sendable () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("The condition never held.")
+                throw Refusal()
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+
     @Test(arguments: Engine.enabled)
     func concurrentWritersShareBatchesAndKeepTheChainWhole(_ engine: Engine) async throws {
         try await withStore(engine) { store in

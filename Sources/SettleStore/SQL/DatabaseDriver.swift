@@ -12,6 +12,8 @@ protocol DatabaseDriver: Sendable {
     func withWriter<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T
     /// Starts a write transaction that holds the engine's write lock as early as it can.
     func beginWrite(on connection: any SQLConnection) async throws
+    /// Connections in use and callers waiting, counted around each lease.
+    var pool: PoolCounter { get }
     /// Runs background work (the PostgreSQL pool) until cancelled.
     func run() async throws
     func close() async

@@ -16,6 +16,8 @@ final class PostgresDriver: DatabaseDriver {
     let client: PostgresClient
     let acquireTimeout: Duration
     let logger: Logger
+    let pool = PoolCounter(capacity: PostgresDriver.maximumConnections)
+    static let maximumConnections = 40
 
     init(_ server: DatabaseLocation.Postgres, options: StoreOptions, logger: Logger) throws(StoreError) {
         var configuration: PostgresClient.Configuration
@@ -28,7 +30,7 @@ final class PostgresDriver: DatabaseDriver {
                 tls: try Self.tls(server, caFile: server.caFile ?? options.caFile)
             )
         }
-        configuration.options.maximumConnections = 40
+        configuration.options.maximumConnections = Self.maximumConnections
         configuration.options.minimumConnections = 2
         configuration.options.connectTimeout = options.timeout
         configuration.options.additionalStartupParameters = [
@@ -83,18 +85,26 @@ final class PostgresDriver: DatabaseDriver {
         let logger = self.logger
         let timeout = acquireTimeout
         let unavailable = StoreError(.unavailable, "No PostgreSQL connection within \(timeout).")
+        let pool = self.pool
+        pool.startWaiting()
+        // Whoever decides the race stops the wait, once; a lease abandoned undecided (cancelled) stops it here.
+        defer { if race.settle(.timedOut) { pool.stopWaiting() } }
         do {
             return try await withoutActuallyEscaping(body) { body in
                 try await withThrowingTaskGroup(of: T?.self) { group in
                     group.addTask {
                         try await client.withConnection { connection in
                             guard race.settle(.acquired) else { throw unavailable }
-                            return try await body(PostgresSQLConnection(connection: connection, logger: logger))
+                            pool.stopWaiting()
+                            return try await pool.using { try await body(PostgresSQLConnection(connection: connection, logger: logger)) }
                         }
                     }
                     group.addTask {
                         try await Task.sleep(for: timeout)
-                        guard !race.settle(.timedOut) else { throw unavailable }
+                        guard !race.settle(.timedOut) else {
+                            pool.stopWaiting()
+                            throw unavailable
+                        }
                         return nil
                     }
                     defer { group.cancelAll() }

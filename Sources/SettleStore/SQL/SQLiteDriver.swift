@@ -15,6 +15,7 @@ final class SQLiteDriver: DatabaseDriver {
     let writer: SQLiteSQLConnection
     let readers: [SQLiteSQLConnection]
     let next = Atomic<Int>(0)
+    let pool: PoolCounter
 
     static func open(path: String, readers readerCount: Int = 4, synchronous: String, busyTimeout: Duration, logger: Logger) async throws
         -> SQLiteDriver
@@ -37,15 +38,16 @@ final class SQLiteDriver: DatabaseDriver {
     private init(writer: SQLiteSQLConnection, readers: [SQLiteSQLConnection]) {
         self.writer = writer
         self.readers = readers
+        self.pool = PoolCounter(capacity: readers.count + 1)
     }
 
     func withReader<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
         let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(readers[abs(index) % readers.count])
+        return try await pool.using { try await body(readers[abs(index) % readers.count]) }
     }
 
     func withWriter<T: Sendable>(_ body: @Sendable (any SQLConnection) async throws -> T) async throws -> T {
-        try await body(writer)
+        try await pool.using { try await body(writer) }
     }
 
     func beginWrite(on connection: any SQLConnection) async throws {
