@@ -81,9 +81,12 @@ public struct ReconciliationService: Sendable {
         }
     }
 
-    /// Queues a run (an instance's runner takes it); audited. `queue: false` (the CLI) creates it held by this process,
-    /// for ``createAndRun(_:caller:started:progress:)``.
-    public func create(_ request: CreateRequest, caller: Caller, queue: Bool = true) async throws(SettleError) -> ReconciliationRun {
+    /// Queues a run (an instance's runner takes it); audited, and with `idempotency` its answer is stored in the same
+    /// transaction, so a retry replays it instead of queueing a second run. `queue: false` (the CLI) creates it held by
+    /// this process, for ``createAndRun(_:caller:started:progress:)``.
+    public func create(
+        _ request: CreateRequest, caller: Caller, queue: Bool = true, idempotency: IdempotencyScope? = nil
+    ) async throws(SettleError) -> ReconciliationRun {
         try validate(provider: request.provider, mode: caller.mode)
         guard request.from < request.to else { throw SettleError.invalid("to", "to must be after from.") }
         guard request.to.timeIntervalSince(request.from) <= Self.maximumWindow else {
@@ -105,6 +108,7 @@ public struct ReconciliationService: Sendable {
                     after: run.apiObject, requestID: caller.requestID, at: at
                 )
             )
+            if let idempotency { try await tx.completeIdempotencyKey(idempotency, status: 202, body: run.apiObject.bytes()) }
         }, logger: logger)
         if queue { queued.flag.store(true, ordering: .relaxed) }
         return run

@@ -184,6 +184,15 @@ import Testing
             #expect(queued.status == 202, "\(queued.text)")
             #expect(queued.json["from"] as? Int == 1_793_491_200 && queued.json["to"] as? Int == 1_793_577_600)
             #expect(try await settle.request(.GET, "/v1/reconciliations/\(queued.json["id"] as? String ?? "")/items?class=odd").status == 400)
+            // A retry with the same Idempotency-Key replays the first answer: one run, not two.
+            let body = #"{"provider":"sandbox","from":"2026-11-03","to":"2026-11-04"}"#
+            let first = try await settle.request(.POST, "/v1/reconciliations", json: body, headers: [("idempotency-key", "rec-retry-1")])
+            let retry = try await settle.request(.POST, "/v1/reconciliations", json: body, headers: [("idempotency-key", "rec-retry-1")])
+            #expect(first.status == 202 && retry.status == 202, "\(retry.text)")
+            #expect(retry.headers.first(name: "idempotent-replayed") == "true")
+            #expect(retry.json["id"] as? String == first.json["id"] as? String)
+            let runs = try await settle.request(.GET, "/v1/reconciliations?limit=100")
+            #expect((runs.json["data"] as? [[String: Any]])?.count == 2, "\(runs.text)")
         }
     }
 

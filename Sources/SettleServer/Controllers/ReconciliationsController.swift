@@ -23,13 +23,13 @@ struct ReconciliationsController {
     @Sendable func create(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let body = try await JSONBody.read(request, context: context)
-        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
+        return try await Idempotent.run(idempotency, request, body: body, caller: caller) { scope in
             let input = try StrictJSON.parse(body, allowed: ["provider", "from", "to", "apply"])
             let create = ReconciliationService.CreateRequest(
                 provider: try input.requiredString("provider"), from: try Self.time(input, "from"), to: try Self.time(input, "to"),
                 apply: try input.bool("apply") ?? false
             )
-            let run = try await reconciliations.create(create, caller: caller)
+            let run = try await reconciliations.create(create, caller: caller, idempotency: scope)
             return .init(status: 202, body: run.apiObject.bytes(), storedWithChange: true)
         }
     }
