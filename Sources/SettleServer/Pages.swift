@@ -7,7 +7,7 @@ import SettleCore
 enum Pages {
     /// Paths that answer with HTML (their errors too).
     static func isPage(_ path: String) -> Bool {
-        path.hasPrefix("/sandbox/") || path.hasPrefix("/checkout/") || path.hasPrefix("/pay/")
+        (path.hasPrefix("/sandbox/") && !path.hasPrefix("/sandbox/payments/")) || path.hasPrefix("/checkout/") || path.hasPrefix("/pay/")
     }
 
     static func html(_ body: String, status: Int = 200) -> Response {

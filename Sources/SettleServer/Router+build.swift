@@ -16,6 +16,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
         MetricsController(metrics: metrics, health: useCases.health, token: useCases.metricsToken).addRoutes(to: router.group())
     }
     HealthController(health: useCases.health, runtime: runtime ?? ServerRuntime(publicURL: nil, host: "127.0.0.1")).addRoutes(to: router.group())
+    APIDocumentController().addRoutes(to: router.group())
     let pages = router.group().add(
         middleware: RateLimitMiddleware(
             limiter: RateLimiter(rate: limits.pageRate, burst: max(3, limits.pageRate * 3)), key: .sourceAddress, trustedProxies: proxies
