@@ -10,7 +10,8 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     if let metrics = useCases.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics.settle)) }
-    router.add(middleware: ErrorMiddleware())
+    let routes = RouteTable()
+    router.add(middleware: ErrorMiddleware(routes: routes))
     let proxies = Set(limits.trustedProxies)
     if let metrics = useCases.metrics {
         MetricsController(metrics: metrics, health: useCases.health, token: useCases.metricsToken).addRoutes(to: router.group())
@@ -48,5 +49,6 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     RefundsController(refunds: useCases.refunds, idempotency: useCases.idempotency).addRoutes(to: api)
     ProvidersController(providers: useCases.providers).addRoutes(to: api)
     ReconciliationsController(reconciliations: useCases.reconciliations, idempotency: useCases.idempotency).addRoutes(to: api)
+    routes.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
 }

@@ -38,6 +38,10 @@ import Testing
                 ("/v1/nowhere", .get, [:], 404, "route_not_found"),
                 ("/v1/webhooks/acme", .post, [:], 404, "provider_not_found"),
                 ("/v1/webhooks/sandbox", .get, [:], 405, "method_not_allowed"),
+                ("/v1/payments", .put, [:], 405, "method_not_allowed"),
+                ("/v1/payments/pay_123/cancel", .get, [:], 405, "method_not_allowed"),
+                ("/health", .delete, [:], 405, "method_not_allowed"),
+                ("/v1/payments/pay_123/nowhere", .get, [:], 404, "route_not_found"),
             ]
             for (uri, method, headers, status, code) in cases {
                 try await client.execute(uri: uri, method: method, headers: headers) { response in
@@ -49,6 +53,12 @@ import Testing
                     let requestID = try #require(response.headers[HTTPField.Name("request-id")!])
                     #expect(requestID.hasPrefix("req_") && error["request_id"] as? String == requestID)
                     #expect(response.headers[.xContentTypeOptions] == "nosniff")
+                }
+            }
+            // A known path asked with another method names what it allows.
+            for (uri, method, allowed) in [("/v1/payments", HTTPRequest.Method.put, "GET, POST"), ("/v1/webhook_endpoints/we_1", .patch, "DELETE, GET, POST"), ("/health", .delete, "GET"), ("/v1/providers/efecty/settlements", .get, "POST")] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status.code == 405 && response.headers[.allow] == allowed, "\(method) \(uri)")
                 }
             }
         }

@@ -8,6 +8,8 @@ import Settle
 /// logged once here.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = SettleRequestContext
+    /// The routes, to answer a known path asked with a method it does not take with `405` and `Allow`.
+    var routes = RouteTable()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -17,6 +19,14 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch is NIOTooManyBytesError {
             return try SettleError(.bodyTooLarge, "The request body is larger than 1 MiB.").response(from: request, context: context)
         } catch let error as HTTPError {
+            let allowed = error.status.code == 404 ? routes.allowed(at: request.uri.path) : []
+            if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                var response = try SettleError(
+                    .methodNotAllowed, "\(request.uri.path) answers \(allowed.joined(separator: ", ")) only.", status: 405
+                ).response(from: request, context: context)
+                response.headers[.allow] = allowed.joined(separator: ", ")
+                return response
+            }
             let code: SettleError.Code =
                 switch error.status.code {
                 case 404: .routeNotFound
