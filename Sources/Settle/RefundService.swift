@@ -56,7 +56,7 @@ public struct RefundService: Sendable {
         let stored = try await store.fetch({ try await store.payment(id: request.paymentID) }, logger: logger)
         guard let stored, stored.mode == caller.mode else { throw SettleError.notFound(.payment, id: request.paymentID) }
         guard let provider = providers.provider(named: stored.provider), provider.availability.isEnabled else {
-            throw SettleError(.providerDisabled, "The \(stored.provider) provider is disabled; nothing was refunded.")
+            throw SettleError(.providerDisabled, "The \(stored.provider) provider is disabled; nothing was refunded.", status: 400)
         }
         if stored.status == .succeeded,
             let refusal = provider.refundRefusal(for: stored, amount: request.amount ?? stored.amount.minorUnits - stored.amountRefunded)

@@ -44,7 +44,7 @@ public struct SettlementService: Sendable {
             throw SettleError(.providerNotFound, "Provider \(Text.echo(name, limit: 40)) takes no settlement files.")
         }
         guard provider.availability.isEnabled else {
-            throw SettleError(.providerDisabled, "The \(name) provider is disabled.")
+            throw SettleError(.providerDisabled, "The \(name) provider is disabled.", param: "name", status: 400)
         }
         return provider
     }

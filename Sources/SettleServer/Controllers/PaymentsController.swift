@@ -82,6 +82,7 @@ struct PaymentsController {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
         let body = try await JSONBody.readAny(request, context: context)
+        _ = try StrictJSON.parse(body, allowed: [])  // no parameters: nothing, or an empty object
         return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
             .init(status: 200, body: try await payments.cancel(id: id, caller: caller).apiObject.bytes())
         }
@@ -91,6 +92,7 @@ struct PaymentsController {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
         let body = try await JSONBody.readAny(request, context: context)
+        _ = try StrictJSON.parse(body, allowed: [])  // no parameters: nothing, or an empty object
         return try await Idempotent.run(idempotency, request, body: body, caller: caller) { _ in
             .init(status: 200, body: try await payments.fulfill(id: id, caller: caller).apiObject.bytes())
         }

@@ -67,6 +67,7 @@ struct WebhookEndpointsController {
     @Sendable func rotate(_ request: Request, context: SettleRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let bytes = try await JSONBody.readAny(request, context: context)
+        _ = try StrictJSON.parse(bytes, allowed: [])  // no parameters: nothing, or an empty object
         let id = try context.parameters.require("id")
         return try await Idempotent.run(idempotency, request, body: bytes, caller: caller) { _ in
             .init(status: 200, body: try await webhooks.rotateSecret(id: id, caller: caller).apiObject(showSecret: true).bytes())
