@@ -30,8 +30,19 @@ public struct HealthService: Sendable {
         return Gauges(payments: read.payments, outboxPending: read.outboxPending, outboxOldestDueSeconds: read.outboxOldestDueSeconds)
     }
 
+    /// This instance's database connections at one moment, and its writes queued for the group commit.
+    public struct Connections: Sendable, Hashable {
+        public var inUse: Int
+        public var waiting: Int
+        public var capacity: Int
+        public var commitQueue: Int
+    }
+
     /// This instance's database connections now (in use, waiting, the most there can be) and its queued writes.
-    public var pool: PoolUsage { store.poolUsage }
+    public var connections: Connections {
+        let usage = store.poolUsage
+        return Connections(inUse: usage.inUse, waiting: usage.waiting, capacity: usage.capacity, commitQueue: usage.commitQueue)
+    }
 
     /// Whether this process has applied the schema's migrations.
     public var migrationsApplied: Bool { store.isMigrated }

@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import Prometheus
 import Settle
-import SettleStore
 
 /// The server's metrics: a Prometheus registry of its own (no process-wide bootstrap, so several servers can share a
 /// process), the counters the use cases record through ``SettleMetrics``, and gauges read from the database when
@@ -22,7 +21,7 @@ public final class ServerMetrics: Sendable {
     public var settle: SettleMetrics { SettleMetrics(factory: factory) }
 
     /// The text Prometheus scrapes, after reading the database's gauges and this instance's connections.
-    func scrape(gauges read: () async -> HealthService.Gauges?, pool: () -> PoolUsage) async -> [UInt8] {
+    func scrape(gauges read: () async -> HealthService.Gauges?, connections: () -> HealthService.Connections) async -> [UInt8] {
         if let gauges = await read() {
             for (provider, statuses) in gauges.payments {
                 for status in ["requires_action", "processing", "requires_review"] {
@@ -36,7 +35,7 @@ public final class ServerMetrics: Sendable {
         } else {
             registry.makeGauge(name: "settle_database_up").set(Double(0))
         }
-        let usage = pool()
+        let usage = connections()
         registry.makeGauge(name: "settle_database_connections_in_use").set(Double(usage.inUse))
         registry.makeGauge(name: "settle_database_connections_waiting").set(Double(usage.waiting))
         registry.makeGauge(name: "settle_database_connections_max").set(Double(usage.capacity))
@@ -56,7 +55,7 @@ struct MetricsMiddleware: RouterMiddleware {
             let response = try await next(request, context)
             record(request, context: context, status: Int(response.status.code), since: started)
             return response
-        } catch let error as HTTPResponseError {
+        } catch let error as any HTTPResponseError {
             record(request, context: context, status: Int(error.status.code), since: started)
             throw error
         } catch {
@@ -80,7 +79,7 @@ struct MetricsController {
             if let token, request.headers[.authorization] != "Bearer \(token)" {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"])
             }
-            let body = await metrics.scrape(gauges: { await health.gauges() }, pool: { health.pool })
+            let body = await metrics.scrape(gauges: { await health.gauges() }, connections: { health.connections })
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: .init(bytes: body))
             )

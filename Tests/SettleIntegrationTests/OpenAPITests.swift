@@ -72,6 +72,14 @@ import Testing
             }
         }
         #expect(Set(optional) == Self.optionalFields)
+        // The enums requests are held to are Settle's own lists.
+        let schemas = Self.document["components"]?["schemas"]
+        func enumeration(_ name: String) -> [String] {
+            guard case .array(let values)? = schemas?[name]?["enum"] else { return [] }
+            return values.compactMap(\.stringValue)
+        }
+        #expect(enumeration("Currency") == Currency.all.map(\.code))
+        #expect(Set(enumeration("ProviderName")) == Set(ProviderCatalog.all.map { $0.name }))
         // Outbound webhooks: one per event type Settle sends.
         guard case .object(let webhooks)? = Self.document["webhooks"] else { Issue.record("no webhooks"); return }
         #expect(Set(webhooks.map(\.0)) == Set(EventType.allCases.map(\.rawValue)))
@@ -117,6 +125,10 @@ import Testing
                 try await checker.call(.GET, "/v1/payments/\(id)/events")
                 try await checker.call(.POST, "/v1/payments/\(id)/fulfill")
                 try await checker.call(.POST, "/v1/payments/\(id)/resolve", #"{"status":"failed","note":"n"}"#)
+                // An action without parameters takes nothing or an empty object, and refuses anything else.
+                #expect(try await checker.call(.POST, "/v1/payments/\(id)/cancel", "true").errorCode == "invalid_json")
+                #expect(try await checker.call(.POST, "/v1/payments/\(id)/cancel", #"{"now":1}"#).errorCode == "parameter_unknown")
+                #expect(try await settle.paymentStatus(id) == "requires_action")
                 try await checker.call(.POST, "/v1/payments/\(id)/cancel")
                 try await checker.call(.GET, "/v1/payments/pay_nothing")
                 try await checker.call(.POST, "/v1/payments", #"{"amount":1.5,"currency":"COP","provider":"sandbox","reference":"r"}"#)
@@ -144,7 +156,7 @@ import Testing
                 let events = try await checker.call(.GET, "/v1/events?limit=5")
                 let eventID = ((events.json["data"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
                 try await checker.call(.GET, "/v1/events/\(eventID)")
-                try await checker.call(.POST, "/v1/events/\(eventID)/resend", #"{"endpoint":"\#(endpointID)"}"#)
+                try await checker.call(.POST, "/v1/events/\(eventID)/resend", #"{"endpoint_id":"\#(endpointID)"}"#)
                 try await checker.call(.GET, "/v1/webhook_endpoints/\(endpointID)/attempts")
                 try await checker.call(.POST, "/v1/webhook_endpoints/\(endpointID)/recover", #"{"since":1}"#)
                 try await checker.call(.DELETE, "/v1/webhook_endpoints/\(endpointID)")
@@ -169,7 +181,7 @@ import Testing
                 // Nothing loaded from anywhere: no script, no stylesheet or image by address.
                 #expect(!page.text.contains("<script") && !page.text.contains("<link") && !page.text.contains("src="))
                 #expect(checker.failures.withLock { $0 } == [])
-                #expect(checker.checked.withLock { $0 } == 39)
+                #expect(checker.checked.withLock { $0 } == 41)
             }
         }
     }
