@@ -69,6 +69,13 @@ public struct SettleMetrics: Sendable {
         time("settle_commit_seconds", [], duration)
     }
 
+    /// One attempt to deliver a webhook to a merchant: `delivered`, `retry` (it will be sent again), `failed` (no more
+    /// attempts) or `endpoint_gone` (410: the endpoint is disabled), and how long it took.
+    public func delivery(outcome: String, _ duration: Duration) {
+        count("settle_webhook_deliveries_total", [("outcome", outcome)])
+        time("settle_webhook_delivery_seconds", [], duration)
+    }
+
     /// A reconciliation that ended, and what it found.
     public func reconciliation(provider: String, status: String, counts: [String: Int]) {
         count("settle_reconciliation_runs_total", [("provider", provider), ("status", status)])

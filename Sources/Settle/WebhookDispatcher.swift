@@ -5,6 +5,8 @@ import NIOCore
 import NIOHTTP1
 import SettleCore
 import SettleStore
+import Instrumentation
+import Tracing
 import Synchronization
 
 /// When to try again after a failed delivery.
@@ -48,6 +50,10 @@ public final class WebhookDispatcher: Sendable {
         /// Passes running side by side in one process (claims are leased, so they never share a message).
         public var workers = 4
         public var addressPolicy = EndpointAddressPolicy()
+        /// A span per delivery, whose trace context goes to the merchant (`traceparent`).
+        public var tracing = SettleTracing.none
+        /// Deliveries by outcome, and their duration.
+        public var metrics = SettleMetrics.none
 
         public init() {}
     }
@@ -152,22 +158,37 @@ public final class WebhookDispatcher: Sendable {
 
     /// Sends one message; returns what happened and what to do next (recorded by the caller with the others).
     func deliver(_ message: ClaimedMessage) async -> (ClaimedMessage, DeliveryAttempt, DeliveryDecision)? {
+        // Each delivery starts a trace of its own (it runs long after the request that caused it).
+        await configuration.tracing.span("webhook delivery", kind: .client, context: .topLevel) { span in
+            span.set("settle.event.type", message.event.type)
+            span.set("settle.webhook.attempt", message.attempts + 1)
+            let delivered = await send(message)
+            if let (_, attempt, _) = delivered {
+                if let status = attempt.statusCode { span.set("http.response.status_code", status) }
+                if attempt.statusCode.map({ !(200..<300).contains($0) }) ?? true { span.failed(attempt.statusCode.map { "HTTP \($0)" } ?? "no answer") }
+            }
+            return delivered
+        }
+    }
+
+    private func send(_ message: ClaimedMessage) async -> (ClaimedMessage, DeliveryAttempt, DeliveryDecision)? {
         let started = ContinuousClock.now
         let at = now()
         let body = Array(message.event.json.utf8)
         let timestamp = UnixTime.seconds(at)
+        var headers = [
+            ("content-type", "application/json"), ("user-agent", "Settle-Webhooks/1"), ("webhook-id", message.event.id),
+            ("webhook-timestamp", String(timestamp)),
+            (
+                "webhook-signature",
+                StandardWebhooks.signatureHeader(
+                    secrets: message.endpoint.signingSecrets(at: at), id: message.event.id, timestamp: timestamp, body: body
+                )
+            ),
+        ]
+        configuration.tracing.inject(into: &headers)
         let result = await WebhookTransport.send(
-            url: message.endpoint.url, mode: message.endpoint.mode,
-            headers: [
-                ("content-type", "application/json"), ("user-agent", "Settle-Webhooks/1"), ("webhook-id", message.event.id),
-                ("webhook-timestamp", String(timestamp)),
-                (
-                    "webhook-signature",
-                    StandardWebhooks.signatureHeader(
-                        secrets: message.endpoint.signingSecrets(at: at), id: message.event.id, timestamp: timestamp, body: body
-                    )
-                ),
-            ],
+            url: message.endpoint.url, mode: message.endpoint.mode, headers: headers,
             body: body, timeout: configuration.timeout, policy: configuration.addressPolicy
         )
         let statusCode = result.statusCode
@@ -188,6 +209,16 @@ public final class WebhookDispatcher: Sendable {
                 decision = .failed
             }
         }
+        configuration.metrics.delivery(outcome: Self.outcome(of: decision), elapsed)
         return (message, attempt, decision)
+    }
+
+    static func outcome(of decision: DeliveryDecision) -> String {
+        switch decision {
+        case .delivered: "delivered"
+        case .retry: "retry"
+        case .failed: "failed"
+        case .disableEndpoint: "endpoint_gone"
+        }
     }
 }

@@ -20,6 +20,8 @@ public struct ProviderClient: Sendable {
         public var maxResponseBytes = 4 << 20
         /// Told of every call once it ends (metrics): never its URL, headers or body.
         public var observe: (@Sendable (ProviderCallObservation) -> Void)?
+        /// Wraps each call (its retries included) in a span of the server's tracer.
+        public var trace: (any ProviderCallTracing)?
 
         public init(timeout: Duration = .seconds(20), retry: RetryPolicy = RetryPolicy(), breakerThreshold: Int = 5,
             breakerCooldown: Duration = .seconds(30))
@@ -76,6 +78,16 @@ public struct ProviderClient: Sendable {
         describe: @Sendable (Response, ProviderError.Code) -> ProviderError = { response, code in
             ProviderError(code, "The provider answered HTTP \(response.status).")
         }
+    ) async throws(ProviderError) -> Response {
+        guard let trace = configuration.trace else { return try await untracedSend(request, describe: describe) }
+        let path = URLComponents(string: request.url)?.path ?? ""
+        return try await trace.span(provider: provider, method: request.method.rawValue, path: path) { () async throws(ProviderError) -> Response in
+            try await untracedSend(request, describe: describe)
+        }
+    }
+
+    private func untracedSend(
+        _ request: Request, describe: @Sendable (Response, ProviderError.Code) -> ProviderError
     ) async throws(ProviderError) -> Response {
         let started = ContinuousClock.now
         var tries = 0
@@ -199,6 +211,14 @@ public struct RetryPolicy: Sendable, Hashable {
 
 /// How one call to a provider ended, for metrics: `ok`, `rejected` (the provider refused it), `unavailable` (not
 /// reached, or 429/5xx after every attempt) or `circuit_open` (not sent).
+/// Puts each call to a provider's API in a span: the provider, the method and the URL's path (never its query, headers
+/// or body), and whether it failed.
+public protocol ProviderCallTracing: Sendable {
+    func span<T: Sendable>(
+        provider: String, method: String, path: String, _ call: () async throws(ProviderError) -> T
+    ) async throws(ProviderError) -> T
+}
+
 public struct ProviderCallObservation: Sendable, Hashable {
     public var provider: String
     public var outcome: String

@@ -55,7 +55,16 @@ public func buildApplication(
     if let counting = metrics?.settle { storeOptions.observeCommit = { jobs, duration in counting.commit(jobs: jobs, duration) } }
     let store = try await Store.open(location, options: storeOptions, logger: logger)
     let runtime = ServerRuntime(publicURL: configuration.publicURL, host: configuration.host)
-    let useCases = makeUseCases(store: store, configuration: configuration, runtime: runtime, metrics: metrics, httpClient: httpClient, logger: logger)
+    let traces: (tracing: SettleTracing, service: (any Service)?)
+    do {
+        traces = try ServerTracing.make(endpoint: configuration.otelEndpoint, logger: logger)
+    } catch {
+        await store.close()
+        throw SettleError(.configurationRefused, "SETTLE_OTEL_ENDPOINT could not be used for tracing: \(error).")
+    }
+    let useCases = makeUseCases(
+        store: store, configuration: configuration, runtime: runtime, metrics: metrics, httpClient: httpClient, logger: logger, tracing: traces.tracing
+    )
     let schedule: ReconciliationSchedule?
     do {
         try useCases.providers.refuseUnsafeConfiguration()
@@ -83,10 +92,13 @@ public func buildApplication(
         services.append(InboxService(inbox: inbox, provider: watched.provider, folder: watched.folder, interval: watched.interval))
     }
     if configuration.runDispatcher {
-        services.append(
-            DispatcherService(dispatcher: WebhookDispatcher(store: store, configuration: configuration.webhooks, logger: logger))
-        )
+        var dispatching = configuration.webhooks
+        dispatching.tracing = traces.tracing
+        dispatching.metrics = metrics?.settle ?? .none
+        services.append(DispatcherService(dispatcher: WebhookDispatcher(store: store, configuration: dispatching, logger: logger)))
     }
+    // First in the list, so it stops last and exports the spans of everything else.
+    if let exporter = traces.service { services.insert(exporter, at: 0) }
     let limits = configuration.limits
     var app = Application(
         router: router,
@@ -122,7 +134,8 @@ public func buildApplication(
 
 /// The use cases over `store`, with the catalog's providers configured from `configuration`.
 func makeUseCases(
-    store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, metrics: ServerMetrics?, httpClient: HTTPClient, logger: Logger
+    store: Store, configuration: SettleConfiguration, runtime: ServerRuntime, metrics: ServerMetrics?, httpClient: HTTPClient, logger: Logger,
+    tracing: SettleTracing = .none
 ) -> UseCases {
     let counting = metrics?.settle ?? .none
     let providers = ProviderRegistry(
@@ -134,6 +147,7 @@ func makeUseCases(
                     counting.providerCall(provider: call.provider, outcome: call.outcome, attempts: call.attempts, call.duration, circuitOpen: call.circuitOpen)
                 }
             }
+            client.trace = tracing.providerCalls
             return client
         }
     )
@@ -158,7 +172,7 @@ func makeUseCases(
         settlements: SettlementService(store: store, providers: providers, logger: logger),
         refunds: RefundService(store: store, providers: providers, logger: logger),
         reconciliations: ReconciliationService(store: store, providers: providers, logger: logger, metrics: counting),
-        metrics: metrics, metricsToken: configuration.metricsToken?.value
+        metrics: metrics, metricsToken: configuration.metricsToken?.value, tracing: tracing
     )
 }
 

@@ -7,6 +7,7 @@ import SettleProviders
 public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimits(), runtime: ServerRuntime? = nil) -> Router<SettleRequestContext> {
     let router = Router(context: SettleRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
+    if useCases.tracing.isEnabled { router.add(middleware: TracingMiddleware(tracing: useCases.tracing)) }
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: SecurityHeadersMiddleware())
     if let metrics = useCases.metrics { router.add(middleware: MetricsMiddleware(metrics: metrics.settle)) }

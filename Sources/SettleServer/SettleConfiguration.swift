@@ -53,6 +53,8 @@ public struct SettleConfiguration: Sendable {
     /// `GET /metrics` (`SETTLE_METRICS`, on unless `off`), and the bearer token it asks for (`SETTLE_METRICS_TOKEN`).
     public var metricsEnabled = true
     public var metricsToken: Secret?
+    /// An OTLP/HTTP collector for traces (`SETTLE_OTEL_ENDPOINT`, e.g. `http://127.0.0.1:4318`); none by default.
+    public var otelEndpoint: String?
     /// Whether this instance takes queued reconciliations (tests turn it off to drive runs by hand).
     public var runReconciliations = true
 
@@ -96,6 +98,7 @@ public struct SettleConfiguration: Sendable {
         drainDelay = .seconds(max(0, config.int(forKey: "drain.seconds", default: 5)))
         metricsEnabled = config.string(forKey: "metrics", default: "on").lowercased() != "off"
         metricsToken = config.string(forKey: "metrics.token", isSecret: true).map { Secret($0) }
+        otelEndpoint = config.string(forKey: "otel.endpoint")
         logFormat = LogFormat(rawValue: config.string(forKey: "log.format", default: "text")) ?? .text
         for module in catalog {
             var values: [String: String] = [:]

@@ -18,13 +18,17 @@ public struct UseCases: Sendable {
     /// The server's metrics, unless `SETTLE_METRICS=off`.
     public let metrics: ServerMetrics?
     let metricsToken: String?
+    /// The server's tracer, when `SETTLE_OTEL_ENDPOINT` is set.
+    public let tracing: SettleTracing
 
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
         pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService,
-        reconciliations: ReconciliationService, metrics: ServerMetrics? = nil, metricsToken: String? = nil
+        reconciliations: ReconciliationService, metrics: ServerMetrics? = nil, metricsToken: String? = nil,
+        tracing: SettleTracing = .none
     ) {
+        self.tracing = tracing
         self.metrics = metrics
         self.metricsToken = metricsToken
         self.reconciliations = reconciliations

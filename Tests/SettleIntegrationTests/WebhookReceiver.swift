@@ -13,6 +13,7 @@ final class WebhookReceiver: Sendable {
         let timestamp: String
         let signature: String
         let body: [UInt8]
+        var traceparent: String? = nil
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
     }
 
@@ -36,7 +37,8 @@ final class WebhookReceiver: Sendable {
             let headers = request.headers
             let delivery = Delivery(
                 id: headers[HTTPField.Name("webhook-id")!] ?? "", timestamp: headers[HTTPField.Name("webhook-timestamp")!] ?? "",
-                signature: headers[HTTPField.Name("webhook-signature")!] ?? "", body: Array(buffer: bytes)
+                signature: headers[HTTPField.Name("webhook-signature")!] ?? "", body: Array(buffer: bytes),
+                traceparent: headers[HTTPField.Name("traceparent")!]
             )
             let answer = self.state.withLock { state -> Answer in
                 state.deliveries.append(delivery)
