@@ -1,5 +1,11 @@
 import Crypto
 import Foundation
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import SettleCore
 import SettleProviders
