@@ -10,6 +10,7 @@ public enum ProviderCatalog {
         PayUProvider.self,
         EfectyProvider.self,
         OmiseProvider.self,
+        PayPalProvider.self,
     ]
 
     /// The module named `name`.

@@ -17,8 +17,6 @@ import _CryptoExtras
 ///
 /// Amounts are PayPal's decimal strings with exactly the currency's precision at PayPal (none for HUF, JPY and TWD,
 /// two for the rest); an amount PayPal cannot take exactly is refused before anything is sent.
-///
-/// Not in ``ProviderCatalog`` yet: it joins once its emulator and the end-to-end tests against it are in.
 public final class PayPalProvider: PaymentProvider {
     let configuration: PayPalConfiguration
     let api: PayPalAPI?
@@ -35,7 +33,7 @@ public final class PayPalProvider: PaymentProvider {
         } else {
             api = nil
         }
-        certificates = PayPalCertificates(caFile: configuration.caFile, hosts: configuration.certHosts, httpClient: context.httpClient, logger: context.logger)
+        certificates = PayPalCertificates(caFile: configuration.caFile, hosts: configuration.certHosts, logger: context.logger)
     }
 
     /// The currencies PayPal takes, with the decimals PayPal allows in each (not always ISO 4217's: HUF and TWD are
@@ -155,9 +153,10 @@ public final class PayPalProvider: PaymentProvider {
         )
     }
 
-    /// The buyer is back from PayPal (`token` is the order's id): the order, captured if approved.
+    /// The buyer is back from PayPal (`?token=<order>&PayerID=…`): the order, captured if approved. Only the order
+    /// Settle recorded is asked about: a `token` naming another order asks nothing.
     public func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState? {
-        guard let id = payment.providerPaymentID, query["token"] == id else { return nil }
+        guard let id = payment.providerPaymentID, query["token"].map({ $0 == id }) ?? true else { return nil }
         return try await fetchPayment(providerPaymentID: id)
     }
 
@@ -304,23 +303,25 @@ final class PayPalCertificates: Sendable {
     let logger: Logger
     private let cache = Mutex<[String: (key: _RSA.Signing.PublicKey, notAfter: Date)]>([:])
 
-    init(caFile: String?, hosts: Set<String>, httpClient: HTTPClient, logger: Logger) {
+    init(caFile: String?, hosts: Set<String>, logger: Logger) {
         self.hosts = hosts
         self.logger = logger
         let extra = caFile.map { PayPalSignature.certificates(inFile: $0) } ?? []
         self.roots = PayPalSignature.systemRoots + extra
         self.extraRoots = caFile.flatMap { try? NIOSSLCertificate.fromPEMFile($0) } ?? []
-        self.httpClient = extraRoots.isEmpty ? httpClient : Self.client(trusting: caFile ?? "", extraRoots)
+        // Always a client of its own: it never follows a redirect (an allowed host must not hand the fetch to another).
+        self.httpClient = Self.client(trusting: caFile ?? "", extraRoots)
     }
 
-    /// One client per CA file for the process's lifetime (a client is never dropped while it could be in use).
+    /// One client per CA file (`""`: none) for the process's lifetime (a client is never dropped while it could be in
+    /// use); none follows redirects.
     static let clients = Mutex<[String: HTTPClient]>([:])
 
     static func client(trusting path: String, _ roots: [NIOSSLCertificate]) -> HTTPClient {
         clients.withLock { clients in
             if let client = clients[path] { return client }
             var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.certificates(roots)]
+            if !roots.isEmpty { tls.additionalTrustRoots = [.certificates(roots)] }
             var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
             configuration.redirectConfiguration = .disallow
             configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
