@@ -271,24 +271,8 @@ import Testing
     /// Omise's official Python SDK against the emulator, only its base URLs changed (`.ci/run` installs it from PyPI).
     @Test func theOfficialSDKDrivesTheEmulator() async throws {
         try await Self.withEmulator { emulator in
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("SDK/omise_sdk.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, emulator.baseURL, Self.secretKey, Self.publicKey]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            // Read off Swift's own threads: the emulator answers the script on them meanwhile.
-            let text: String = await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    let data = output.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: String(decoding: data, as: UTF8.self))
-                }
-            }
-            #expect(process.terminationStatus == 0 && text.hasSuffix("ok\n"), "\(text)")
+            let (status, text) = try await runSDKScript("omise_sdk.py", arguments: [emulator.baseURL, Self.secretKey, Self.publicKey])
+            #expect(status == 0 && text.hasSuffix("ok\n"), "\(text)")
         }
     }
 }

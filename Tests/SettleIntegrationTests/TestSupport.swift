@@ -233,3 +233,25 @@ func withRunning<T: Sendable>(
         return result
     }
 }
+
+/// Runs one of `Tests/SDK/`'s Python scripts (a provider's official SDK against its emulator); answers its exit status
+/// and what it printed. The output is read off Swift's own threads: the emulator answers the script on them meanwhile.
+func runSDKScript(_ name: String, arguments: [String]) async throws -> (status: Int32, output: String) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("SDK/\(name)").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let text: String = await withCheckedContinuation { continuation in
+        DispatchQueue.global().async {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: String(decoding: data, as: UTF8.self))
+        }
+    }
+    return (process.terminationStatus, text)
+}
