@@ -1,11 +1,13 @@
 import Foundation
 import Logging
 import SettleStore
+import Synchronization
 
 /// Whether this instance can serve: the database answers within a bound, so a probe never hangs on an outage.
 public struct HealthService: Sendable {
     let store: Store
     let timeout: Duration
+    let ledger = LedgerCheck()
 
     public init(store: Store, timeout: Duration = .seconds(2)) {
         self.store = store
@@ -22,12 +24,18 @@ public struct HealthService: Sendable {
         public var payments: [String: [String: Int]]
         public var outboxPending: Int
         public var outboxOldestDueSeconds: Int64
+        /// Whether the last ledger check (`settle ledger verify`'s, at most every five minutes) found a discrepancy;
+        /// `nil` before the first check answers.
+        public var ledgerDiscrepancy: Bool?
     }
 
     /// The database's gauges for a metrics scrape; `nil` when it does not answer.
     public func gauges() async -> Gauges? {
         guard let read = try? await store.gauges(now: Date()) else { return nil }
-        return Gauges(payments: read.payments, outboxPending: read.outboxPending, outboxOldestDueSeconds: read.outboxOldestDueSeconds)
+        return Gauges(
+            payments: read.payments, outboxPending: read.outboxPending, outboxOldestDueSeconds: read.outboxOldestDueSeconds,
+            ledgerDiscrepancy: await ledger.result(store: store, now: Date())
+        )
     }
 
     /// This instance's database connections at one moment, and its writes queued for the group commit.
@@ -46,4 +54,23 @@ public struct HealthService: Sendable {
 
     /// Whether this process has applied the schema's migrations.
     public var migrationsApplied: Bool { store.isMigrated }
+}
+
+/// The ledger's full check for the metrics, run at most every five minutes per instance (it reads every entry).
+final class LedgerCheck: Sendable {
+    static let interval: TimeInterval = 300
+    private let last = Mutex<(at: Date, found: Bool)?>(nil)
+
+    func result(store: Store, now: Date) async -> Bool? {
+        if let cached = last.withLock({ $0 }), now.timeIntervalSince(cached.at) < Self.interval { return cached.found }
+        let found: Bool
+        do {
+            found = try await store.verifyLedger() != nil
+        } catch {
+            // No answer: keep the last one (or none) rather than report a ledger that was not read as whole.
+            return last.withLock { $0 }?.found
+        }
+        last.withLock { $0 = (now, found) }
+        return found
+    }
 }

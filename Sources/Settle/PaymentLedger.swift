@@ -35,6 +35,10 @@ enum PaymentLedger {
                 requestID: requestID, at: now
             )
         )
+        // A top-up credits its wallet in this same transaction, once per payment (the ledger's unique key decides).
+        if status == .succeeded, updated.walletID != nil {
+            try await WalletService.creditTopUp(updated, actor: actor, requestID: requestID, at: now, in: tx)
+        }
         return updated
     }
 
@@ -53,6 +57,10 @@ enum PaymentLedger {
         let refundID = try await tx.insertRefund(payment: payment, reason: reason, providerRefundID: providerRefundID, at: at)
         if let refund = try await tx.lockRefund(id: refundID) {
             try await tx.insertEvent(type: .refundSucceeded, refund: refund, at: at)
+            // The money already left through the provider: its top-up's wallet gives it back, even below zero.
+            try await WalletService.debitForRefund(
+                refund, of: payment, allowNegative: true, force: true, actor: actor, requestID: requestID, at: at, in: tx
+            )
         }
         var refunded = payment
         refunded.amountRefunded = payment.amount.minorUnits
@@ -86,6 +94,7 @@ enum PaymentLedger {
             status: .succeeded, reason: reason, providerRefundID: providerRefundID, createdAt: at, updatedAt: at
         )
         try await tx.insertRefund(refund)
+        try await WalletService.debitForRefund(refund, of: payment, allowNegative: true, force: true, actor: actor, requestID: requestID, at: at, in: tx)
         try await tx.addRefunded(paymentID: payment.id, amount: amount, at: at)
         let eventID = try await tx.insertEvent(type: .refundSucceeded, refund: refund, at: at)
         var refunded = payment

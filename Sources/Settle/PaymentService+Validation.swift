@@ -50,6 +50,11 @@ extension PaymentService {
                 "expires_in must be between \(limits.expiryRange.lowerBound) and \(limits.expiryRange.upperBound) seconds."
             )
         }
+        if let wallet = request.wallet {
+            guard wallet.hasPrefix("wal_"), wallet.utf8.count <= 64, !Text.hasControlCharacters(wallet) else {
+                throw .invalid("wallet", "wallet must be a wallet id (wal_…).")
+            }
+        }
         let method = try Self.paymentMethod(request, module: entry.module)
         let at = now()
         let payment = Payment(
@@ -57,7 +62,7 @@ extension PaymentService {
             amount: Money(minorUnits: request.amount, currency: currency), provider: provider.name,
             reference: request.reference, description: request.description, customer: request.customer,
             returnURL: request.returnURL, cancelURL: request.cancelURL, metadata: request.metadata, paymentMethod: method,
-            expiresAt: at.addingTimeInterval(TimeInterval(expiresIn)), createdAt: at, updatedAt: at
+            expiresAt: at.addingTimeInterval(TimeInterval(expiresIn)), createdAt: at, updatedAt: at, walletID: request.wallet
         )
         do {
             try provider.validate(payment)

@@ -20,11 +20,13 @@ public struct CreatePaymentRequest: Sendable, Hashable {
     public var paymentMethod: PaymentMethod?
     /// Parameters providers accept as aliases of `payment_method` (`payme_mode`), by name.
     public var aliases: [String: String]
+    /// The wallet this payment tops up (`wal_…`, same mode and currency).
+    public var wallet: String?
 
     public init(
         amount: Int64, currency: String, provider: String, reference: String, description: String? = nil,
         customer: Customer? = nil, returnURL: String? = nil, cancelURL: String? = nil, metadata: [String: String] = [:],
-        expiresIn: Int64? = nil, paymentMethod: PaymentMethod? = nil, aliases: [String: String] = [:]
+        expiresIn: Int64? = nil, paymentMethod: PaymentMethod? = nil, aliases: [String: String] = [:], wallet: String? = nil
     ) {
         self.amount = amount
         self.currency = currency
@@ -38,6 +40,7 @@ public struct CreatePaymentRequest: Sendable, Hashable {
         self.expiresIn = expiresIn
         self.paymentMethod = paymentMethod
         self.aliases = aliases
+        self.wallet = wallet
     }
 }
 
@@ -120,6 +123,17 @@ public struct PaymentService: Sendable {
         let (payment, provider) = try validate(request, caller: caller)
         let publicURL = self.publicURL()
         try await write(logger) { tx in
+            if let walletID = payment.walletID {
+                guard let wallet = try await tx.wallet(id: walletID, mode: payment.mode) else {
+                    throw SettleError(.walletNotFound, "No wallet with id \(Text.echo(walletID, limit: 64)).", param: "wallet", status: 400)
+                }
+                guard wallet.currency == payment.amount.currency else {
+                    throw SettleError(
+                        .walletCurrency, "Wallet \(wallet.id) holds \(wallet.currency.code); a top-up must be in that currency, not \(payment.amount.currency.code).",
+                        param: "wallet"
+                    )
+                }
+            }
             try await tx.insertPayment(payment)
             try await tx.insertEvent(type: .paymentCreated, payment: payment, at: payment.createdAt)
             try await tx.appendAudit(

@@ -32,12 +32,15 @@ public struct RefundService: Sendable {
         public var amount: Int64?
         public var reason: String?
         public var metadata: [String: String]
+        /// For a top-up: refund even when its wallet's balance no longer covers it (the wallet goes negative).
+        public var allowNegative: Bool
 
-        public init(paymentID: String, amount: Int64? = nil, reason: String? = nil, metadata: [String: String] = [:]) {
+        public init(paymentID: String, amount: Int64? = nil, reason: String? = nil, metadata: [String: String] = [:], allowNegative: Bool = false) {
             self.paymentID = paymentID
             self.amount = amount
             self.reason = reason
             self.metadata = metadata
+            self.allowNegative = allowNegative
         }
     }
 
@@ -88,6 +91,10 @@ public struct RefundService: Sendable {
                 status: .pending, reason: reason, metadata: request.metadata, createdAt: at, updatedAt: at
             )
             try await tx.insertRefund(refund)
+            // A top-up's refund leaves its wallet first: refused here, before the provider is asked, if it no longer fits.
+            try await WalletService.debitForRefund(
+                refund, of: payment, allowNegative: request.allowNegative, actor: caller.actor, requestID: caller.requestID, at: at, in: tx
+            )
             let eventID = try await tx.insertEvent(type: .refundCreated, refund: refund, at: at)
             try await tx.appendAudit(
                 AuditRecord(
@@ -267,6 +274,8 @@ public struct RefundService: Sendable {
         default:
             break
         }
+        // A refund of a top-up that will not happen gives its wallet back what it took.
+        if to == .failed || to == .canceled { try await WalletService.reverseRefund(moved, actor: actor, requestID: requestID, at: at, in: tx) }
         var after: [(String, JSONValue)] = [("status", .string(to.rawValue)), ("reason", .string(reason.rawValue))]
         if let eventID { after.append(("event", .string(eventID))) }
         if let failure = moved.failure, to != .succeeded { after.append(("failure", .string(failure.message))) }

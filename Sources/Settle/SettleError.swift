@@ -70,11 +70,25 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case paymentNotResolvable = "payment_not_resolvable"
             case reconciliationNotFound = "reconciliation_not_found"
             case reconciliationNotSupported = "reconciliation_not_supported"
+            case walletNotFound = "wallet_not_found"
+            case transferNotFound = "transfer_not_found"
+            case insufficientFunds = "insufficient_funds"
+            case walletCurrency = "wallet_currency"
+            case sameWallet = "same_wallet"
+            case idempotencyKeyRequired = "idempotency_key_required"
         }
 
         private let base: Base
         private init(_ base: Base) { self.base = base }
 
+        public static let walletNotFound = Code(.walletNotFound)
+        public static let transferNotFound = Code(.transferNotFound)
+        /// A wallet that may not go below zero does not hold the amount (402).
+        public static let insufficientFunds = Code(.insufficientFunds)
+        /// A wallet of another currency than the payment's or the other wallet's.
+        public static let walletCurrency = Code(.walletCurrency)
+        public static let sameWallet = Code(.sameWallet)
+        public static let idempotencyKeyRequired = Code(.idempotencyKeyRequired)
         public static let parameterInvalid = Code(.parameterInvalid)
         public static let parameterMissing = Code(.parameterMissing)
         public static let parameterUnknown = Code(.parameterUnknown)
@@ -158,7 +172,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             switch base {
             case .unsupportedMediaType: 415
             case .bodyTooLarge: 413
-            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound, .reconciliationNotFound: 404
+            case .paymentNotFound, .eventNotFound, .webhookEndpointNotFound, .providerNotFound, .routeNotFound, .settlementImportNotFound, .refundNotFound, .reconciliationNotFound, .walletNotFound, .transferNotFound: 404
+            case .insufficientFunds: 402
             case .methodNotAllowed: 405
             case .paymentNotCancelable, .paymentNotFulfillable, .paymentNotPayable, .paymentChanged, .idempotencyKeyInUse, .paymentNotConfirmable, .receiptAlreadyUsed, .paymentNotRefundable, .refundNotConfirmable, .paymentNotResolvable: 409
             case .csrfTokenInvalid: 403
@@ -207,6 +222,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
         case settlementImport = "settlement_import"
         case refund
         case reconciliation
+        case wallet
+        case transfer
     }
 
     public static func notFound(_ object: Object, id: String) -> SettleError {
@@ -219,6 +236,8 @@ public struct SettleError: Error, Sendable, Hashable, CustomStringConvertible {
             case .settlementImport: .settlementImportNotFound
             case .refund: .refundNotFound
             case .reconciliation: .reconciliationNotFound
+            case .wallet: .walletNotFound
+            case .transfer: .transferNotFound
             }
         return SettleError(code, "No \(object.rawValue) with id \(Text.echo(id, limit: 64)).", param: "id")
     }

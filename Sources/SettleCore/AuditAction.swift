@@ -31,6 +31,9 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
     case reconciliationCreated
     /// The sandbox's own record of a test payment changed (`provider_state`), Settle's payment untouched.
     case sandboxRecordChanged
+    case walletCreated
+    /// A ledger transfer written (`transfer.top_up`, `transfer.debit`, …).
+    case ledgerTransfer(TransferKind)
 
     public var name: String {
         switch self {
@@ -55,6 +58,8 @@ public enum AuditAction: Sendable, Hashable, CustomStringConvertible {
         case .refundStatus(let status): "refund.\(status.rawValue)"
         case .reconciliationCreated: "reconciliation.created"
         case .sandboxRecordChanged: "sandbox.record_changed"
+        case .walletCreated: "wallet.created"
+        case .ledgerTransfer(let kind): "transfer.\(kind.rawValue)"
         }
     }
 

@@ -21,6 +21,8 @@ public enum AuditTarget: String, Sendable, Hashable, Codable {
     case settlementImport = "settlement_import"
     case refund
     case reconciliation
+    case wallet
+    case transfer
 }
 
 /// One entry of the append-only audit trail, before it is chained.

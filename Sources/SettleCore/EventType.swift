@@ -15,6 +15,12 @@ public enum EventType: String, Sendable, Hashable, CaseIterable, Codable, Custom
     case refundCreated = "refund.created"
     case refundSucceeded = "refund.succeeded"
     case refundFailed = "refund.failed"
+    /// A wallet received money (a top-up, a refund of a top-up that failed); the event's object is the transfer.
+    case walletCredited = "wallet.credited"
+    /// Money left a wallet (spent, or taken back for a refund of its top-up); the object is the transfer.
+    case walletDebited = "wallet.debited"
+    /// Money moved from one wallet to another; the object is the transfer.
+    case transferCreated = "transfer.created"
 
     public var description: String { rawValue }
 }

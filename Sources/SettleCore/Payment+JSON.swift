@@ -29,6 +29,7 @@ extension Payment {
             ("created_at", .int(UnixTime.seconds(createdAt))),
             ("updated_at", .int(UnixTime.seconds(updatedAt))),
             ("metadata", .stringMap(metadata)),
+            ("wallet", .string(walletID)),
             ("livemode", .bool(mode.isLive)),
         ])
     }

@@ -51,6 +51,8 @@ public struct Payment: Sendable, Hashable {
     public var expiresAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
+    /// The wallet this payment tops up: credited once, in the transaction that makes the payment succeed.
+    public var walletID: String?
 
     public init(
         id: String, mode: Mode, status: PaymentStatus, amount: Money, provider: String, reference: String,
@@ -58,7 +60,7 @@ public struct Payment: Sendable, Hashable {
         metadata: [String: String] = [:], paymentMethod: PaymentMethod? = nil, checkoutURL: String? = nil,
         voucher: Voucher? = nil, providerPaymentID: String? = nil,
         failure: PaymentFailure? = nil, amountRefunded: Int64 = 0, fulfilledAt: Date? = nil, expiresAt: Date? = nil,
-        createdAt: Date, updatedAt: Date
+        createdAt: Date, updatedAt: Date, walletID: String? = nil
     ) {
         self.id = id
         self.mode = mode
@@ -81,5 +83,6 @@ public struct Payment: Sendable, Hashable {
         self.expiresAt = expiresAt
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.walletID = walletID
     }
 }

@@ -31,6 +31,7 @@ public final class ServerMetrics: Sendable {
             }
             registry.makeGauge(name: "settle_outbox_pending").set(Double(gauges.outboxPending))
             registry.makeGauge(name: "settle_outbox_oldest_due_seconds").set(Double(gauges.outboxOldestDueSeconds))
+            if let discrepancy = gauges.ledgerDiscrepancy { registry.makeGauge(name: "settle_ledger_discrepancy").set(Double(discrepancy ? 1 : 0)) }
             registry.makeGauge(name: "settle_database_up").set(Double(1))
         } else {
             registry.makeGauge(name: "settle_database_up").set(Double(0))

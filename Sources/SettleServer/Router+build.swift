@@ -48,6 +48,7 @@ public func buildRouter(_ useCases: UseCases, limits: ServerLimits = ServerLimit
     WebhookEndpointsController(webhooks: useCases.webhooks, idempotency: useCases.idempotency).addRoutes(to: api)
     SettlementsController(settlements: useCases.settlements, idempotency: useCases.idempotency).addRoutes(to: api)
     RefundsController(refunds: useCases.refunds, idempotency: useCases.idempotency).addRoutes(to: api)
+    WalletsController(wallets: useCases.wallets, idempotency: useCases.idempotency).addRoutes(to: api)
     ProvidersController(providers: useCases.providers).addRoutes(to: api)
     ReconciliationsController(reconciliations: useCases.reconciliations, idempotency: useCases.idempotency).addRoutes(to: api)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })

@@ -14,6 +14,7 @@ public struct UseCases: Sendable {
     public let pageTokens: PageTokens
     public let settlements: SettlementService
     public let refunds: RefundService
+    public let wallets: WalletService
     public let reconciliations: ReconciliationService
     /// The server's metrics, unless `SETTLE_METRICS=off`.
     public let metrics: ServerMetrics?
@@ -24,7 +25,7 @@ public struct UseCases: Sendable {
     init(
         payments: PaymentService, idempotency: IdempotencyService, apiKeys: APIKeyService, webhooks: WebhookService,
         notifications: NotificationIngestor, providers: ProviderRegistry, health: HealthService, pages: BuyerPages,
-        pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService,
+        pageTokens: PageTokens, settlements: SettlementService, refunds: RefundService, wallets: WalletService,
         reconciliations: ReconciliationService, metrics: ServerMetrics? = nil, metricsToken: String? = nil,
         tracing: SettleTracing = .none
     ) {
@@ -33,6 +34,7 @@ public struct UseCases: Sendable {
         self.metricsToken = metricsToken
         self.reconciliations = reconciliations
         self.refunds = refunds
+        self.wallets = wallets
         self.settlements = settlements
         self.payments = payments
         self.idempotency = idempotency

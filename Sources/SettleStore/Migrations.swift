@@ -66,7 +66,7 @@ extension Migrator {
 /// Settle's schema. Money is BIGINT minor units; times are BIGINT Unix milliseconds; flags are 0/1 integers;
 /// JSON is TEXT. The only differences between engines are the auto-increment key and the bytes type.
 enum Schema {
-    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates, reconciliations, refundPolling]
+    static let all: [Migration] = [initial, webhooks, providerTransactions, paymentMethods, retentionAndAnchors, leaseTokens, openPaymentPolling, vouchers, settlements, refundStates, reconciliations, refundPolling, wallets]
 
     static let initial = Migration(version: 1, name: "initial") { dialect in
         let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
@@ -312,5 +312,44 @@ enum Schema {
     /// When the sweep last asked a provider about a refund it holds as pending (PayU's review).
     static let refundPolling = Migration(version: 12, name: "refund_polling") { _ in
         ["ALTER TABLE refunds ADD COLUMN polled_at BIGINT", "CREATE INDEX refunds_pending ON refunds (status, polled_at)"]
+    }
+
+    /// The wallets' double-entry ledger. A transfer's two entries are written with it and never changed; an account's
+    /// balance changes only with an entry. `credit_of_payment` is unique: a top-up payment can credit its wallet once,
+    /// by construction. (No `CHECK` on the balance: a refund of a spent top-up may be allowed to take a wallet below
+    /// zero; `verifyLedger` checks that nothing else ever did.)
+    static let wallets = Migration(version: 13, name: "wallets") { dialect in
+        let serial = dialect == .postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            """
+            CREATE TABLE ledger_accounts (
+                seq \(serial), id TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, kind TEXT NOT NULL, currency TEXT NOT NULL,
+                reference TEXT, provider TEXT, metadata TEXT NOT NULL, allow_negative INTEGER NOT NULL DEFAULT 0,
+                balance BIGINT NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ledger_accounts_reference ON ledger_accounts (mode, reference, seq)",
+            """
+            CREATE TABLE ledger_transfers (
+                seq \(serial), id TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, kind TEXT NOT NULL,
+                amount BIGINT NOT NULL CHECK (amount > 0), currency TEXT NOT NULL, from_account TEXT NOT NULL, to_account TEXT NOT NULL,
+                payment_id TEXT, refund_id TEXT, reference TEXT, description TEXT, metadata TEXT NOT NULL,
+                credit_of_payment TEXT UNIQUE, created_at BIGINT NOT NULL,
+                CHECK (from_account <> to_account)
+            )
+            """,
+            "CREATE INDEX ledger_transfers_payment ON ledger_transfers (payment_id)",
+            """
+            CREATE TABLE ledger_entries (
+                seq \(serial), id TEXT NOT NULL UNIQUE, transfer_id TEXT NOT NULL, account_id TEXT NOT NULL,
+                amount BIGINT NOT NULL, currency TEXT NOT NULL, balance_after BIGINT NOT NULL, counter_account TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ledger_entries_account ON ledger_entries (account_id, seq)",
+            "CREATE INDEX ledger_entries_transfer ON ledger_entries (transfer_id)",
+            "ALTER TABLE payments ADD COLUMN wallet_id TEXT",
+            "CREATE INDEX payments_wallet ON payments (wallet_id, status)",
+        ]
     }
 }

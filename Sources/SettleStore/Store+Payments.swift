@@ -8,14 +8,14 @@ extension StoreTransaction {
             """
             INSERT INTO payments (id, mode, status, amount, currency, provider, reference, description, customer,
                 return_url, cancel_url, metadata, payment_method, checkout_url, provider_payment_id, failure_code, failure_message,
-                expires_at, created_at, updated_at)
+                expires_at, created_at, updated_at, wallet_id)
             VALUES (\(payment.id), \(payment.mode.rawValue), \(payment.status.rawValue), \(payment.amount.minorUnits),
                 \(payment.amount.currency.code), \(payment.provider), \(payment.reference), \(payment.description),
                 \(customer), \(payment.returnURL), \(payment.cancelURL), \(JSONValue.stringMap(payment.metadata).serialized()),
                 \(payment.paymentMethod.map { $0.apiObject.serialized() }),
                 \(payment.checkoutURL), \(payment.providerPaymentID), \(payment.failure?.code), \(payment.failure?.message),
                 \(payment.expiresAt.map(UnixTime.milliseconds)), \(UnixTime.milliseconds(payment.createdAt)),
-                \(UnixTime.milliseconds(payment.updatedAt)))
+                \(UnixTime.milliseconds(payment.updatedAt)), \(payment.walletID))
             """
         )
     }
@@ -231,7 +231,8 @@ extension Payment {
             fulfilledAt: try row.optionalInt("fulfilled_at").map(UnixTime.date(milliseconds:)),
             expiresAt: try row.optionalInt("expires_at").map(UnixTime.date(milliseconds:)),
             createdAt: UnixTime.date(milliseconds: try row.int("created_at")),
-            updatedAt: UnixTime.date(milliseconds: try row.int("updated_at"))
+            updatedAt: UnixTime.date(milliseconds: try row.int("updated_at")),
+            walletID: try row.optionalString("wallet_id")
         )
     }
 }

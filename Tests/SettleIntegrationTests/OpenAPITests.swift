@@ -145,6 +145,24 @@ import Testing
                 try await checker.call(.GET, "/v1/refunds/\(refund.json["id"] as? String ?? "")")
                 try await checker.call(.GET, "/v1/refunds?payment=\(paid)")
                 try await checker.call(.POST, "/v1/refunds", #"{"payment":"\#(paid)","amount":999999}"#)
+                // Wallets: a top-up, its credit, a debit, a transfer, the refusals.
+                let wallet = try await checker.call(.POST, "/v1/wallets", #"{"reference":"customer-1","currency":"COP","metadata":{"app":"1"}}"#, key: "wal-1")
+                let walletID = wallet.json["id"] as? String ?? ""
+                let other = try await checker.call(.POST, "/v1/wallets", #"{"reference":"customer-2","currency":"COP"}"#)
+                let otherID = other.json["id"] as? String ?? ""
+                let topUp = try await settle.createPayment(amount: 100_000, extra: #","wallet":"\#(walletID)""#)
+                #expect(try await notifier.send(notifier.message(for: .approve, paymentID: topUp, amount: Money(minorUnits: 100_000, currency: .cop))) == 200)
+                try await checker.call(.GET, "/v1/payments/\(topUp)")
+                try await checker.call(.GET, "/v1/wallets/\(walletID)")
+                try await checker.call(.GET, "/v1/wallets?reference=customer-1")
+                let spent = try await checker.call(.POST, "/v1/wallets/\(walletID)/debits", #"{"amount":20000,"reference":"order-9","description":"GPU"}"#, key: "debit-1")
+                #expect(spent.status == 201)
+                try await checker.call(.POST, "/v1/wallets/\(walletID)/debits", #"{"amount":9000000,"reference":"order-10"}"#, key: "debit-2")
+                try await checker.call(.POST, "/v1/wallets/\(walletID)/debits", #"{"amount":1,"reference":"order-11"}"#)
+                let moved = try await checker.call(.POST, "/v1/transfers", #"{"from":"\#(walletID)","to":"\#(otherID)","amount":5000,"reference":"gift"}"#, key: "tr-1")
+                try await checker.call(.GET, "/v1/transfers/\(moved.json["id"] as? String ?? "")")
+                try await checker.call(.GET, "/v1/wallets/\(walletID)/entries?limit=5")
+                try await checker.call(.GET, "/v1/wallets/wal_nothing")
                 // Events and webhook endpoints.
                 let endpoint = try await checker.call(.POST, "/v1/webhook_endpoints", #"{"url":"\#(receiver.url)","enabled_events":["payment.succeeded"],"description":"d"}"#)
                 #expect(endpoint.status == 201, "\(endpoint.text)")
@@ -181,7 +199,7 @@ import Testing
                 // Nothing loaded from anywhere: no script, no stylesheet or image by address.
                 #expect(!page.text.contains("<script") && !page.text.contains("<link") && !page.text.contains("src="))
                 #expect(checker.failures.withLock { $0 } == [])
-                #expect(checker.checked.withLock { $0 } == 41)
+                #expect(checker.checked.withLock { $0 } == 53)
             }
         }
     }

@@ -9,7 +9,7 @@ import Testing
     func withStore(_ engine: Engine, _ body: @Sendable (Store) async throws -> Void) async throws {
         let url = try await engine.makeDatabaseURL()
         try await Store.withStore(try DatabaseLocation(url: url), logger: Engine.logger) { store in
-            #expect(try await store.migrate() == ["1 initial", "2 webhooks", "3 provider_transactions", "4 payment_methods", "5 retention_and_anchors", "6 lease_tokens", "7 open_payment_polling", "8 vouchers", "9 settlements", "10 refund_states", "11 reconciliations", "12 refund_polling"])
+            #expect(try await store.migrate() == ["1 initial", "2 webhooks", "3 provider_transactions", "4 payment_methods", "5 retention_and_anchors", "6 lease_tokens", "7 open_payment_polling", "8 vouchers", "9 settlements", "10 refund_states", "11 reconciliations", "12 refund_polling", "13 wallets"])
             #expect(try await store.migrate() == [])  // idempotent
             try await body(store)
         }

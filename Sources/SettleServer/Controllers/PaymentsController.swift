@@ -156,7 +156,7 @@ enum Idempotent {
 enum CreatePaymentBody {
     static let fields: Set<String> = [
         "amount", "currency", "provider", "reference", "description", "customer", "return_url", "cancel_url", "metadata",
-        "expires_in", "payment_method",
+        "expires_in", "payment_method", "wallet",
     ]
 
     static func decode(_ bytes: [UInt8], aliases: Set<String>) throws(SettleError) -> CreatePaymentRequest {
@@ -182,7 +182,7 @@ enum CreatePaymentBody {
             returnURL: try body.string("return_url"), cancelURL: try body.string("cancel_url"),
             metadata: try body.stringMap("metadata") ?? [:],
             expiresIn: try body.integer("expires_in", expected: "an integer number of seconds", code: .expiresInInvalid),
-            paymentMethod: method, aliases: given
+            paymentMethod: method, aliases: given, wallet: try body.string("wallet")
         )
     }
 }

@@ -20,11 +20,12 @@ struct RefundsController {
         let caller = try context.requireCaller()
         let body = try await JSONBody.read(request, context: context)
         return try await Idempotent.run(idempotency, request, body: body, caller: caller) { scope in
-            let input = try StrictJSON.parse(body, allowed: ["payment", "amount", "reason", "metadata"])
+            let input = try StrictJSON.parse(body, allowed: ["payment", "amount", "reason", "metadata", "allow_negative"])
             let create = RefundService.CreateRequest(
                 paymentID: try input.requiredString("payment"),
                 amount: try input.integer("amount", expected: "an integer in minor units (no fractions, no strings)", code: .amountInvalid),
-                reason: try input.string("reason"), metadata: try input.stringMap("metadata") ?? [:]
+                reason: try input.string("reason"), metadata: try input.stringMap("metadata") ?? [:],
+                allowNegative: try input.bool("allow_negative") ?? false
             )
             let (status, refund) = try await refunds.create(create, caller: caller, idempotency: scope)
             return .init(status: status, body: refund.apiObject.bytes(), storedWithChange: true)
