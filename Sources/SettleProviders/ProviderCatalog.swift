@@ -11,6 +11,7 @@ public enum ProviderCatalog {
         EfectyProvider.self,
         OmiseProvider.self,
         PayPalProvider.self,
+        PaystackProvider.self,
     ]
 
     /// The module named `name`.
