@@ -14,11 +14,13 @@ import SettleStore
 /// reported, there is one credit.
 public struct WalletService: Sendable {
     let store: Store
+    let limits: PaymentLimits
     let now: @Sendable () -> Date
     let logger: Logger
 
-    public init(store: Store, now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
+    public init(store: Store, limits: PaymentLimits = PaymentLimits(), now: @escaping @Sendable () -> Date = { Date() }, logger: Logger) {
         self.store = store
+        self.limits = limits
         self.now = now
         self.logger = logger
     }
@@ -154,6 +156,9 @@ public struct WalletService: Sendable {
 
     func validate(_ request: MoveRequest) throws(SettleError) {
         guard request.amount > 0 else { throw SettleError.invalid("amount", "amount must be a positive integer in minor units.", code: .amountInvalid) }
+        guard request.amount <= limits.maximumAmount else {
+            throw SettleError.invalid("amount", "amount must be at most \(limits.maximumAmount) minor units.", code: .amountTooLarge)
+        }
         try Self.validate(reference: request.reference, param: "reference")
         if let description = request.description, description.utf8.count > 500 || Text.hasControlCharacters(description) {
             throw SettleError.invalid("description", "description must be at most 500 bytes of text.")

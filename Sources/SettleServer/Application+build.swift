@@ -171,7 +171,7 @@ func makeUseCases(
         pageTokens: pageTokens,
         settlements: SettlementService(store: store, providers: providers, logger: logger),
         refunds: RefundService(store: store, providers: providers, logger: logger),
-        wallets: WalletService(store: store, logger: logger),
+        wallets: WalletService(store: store, limits: PaymentLimits(maximumAmount: configuration.maximumAmount), logger: logger),
         reconciliations: ReconciliationService(store: store, providers: providers, logger: logger, metrics: counting),
         metrics: metrics, metricsToken: configuration.metricsToken?.value, tracing: tracing
     )

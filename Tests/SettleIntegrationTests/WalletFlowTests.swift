@@ -220,6 +220,9 @@ import Testing
             let noKey = try await debit(settle, alice, amount: 10_000, key: nil)
             #expect(noKey.status == 400 && noKey.errorCode == "idempotency_key_required", "\(noKey.text)")
             #expect(try await debit(settle, alice, amount: 0).status == 400)
+            // Past SETTLE_MAX_AMOUNT (schemathesis found a debit near Int64.max answered 503 once balances overflowed).
+            let huge = try await debit(settle, alice, amount: 9_223_372_036_854_775_806)
+            #expect(huge.status == 400 && huge.errorCode == "amount_too_large", "\(huge.text)")
             #expect(try await debit(settle, "wal_nothere", amount: 10).status == 404)
 
             let moved = try await settle.request(
