@@ -125,6 +125,51 @@ import Testing
         }
     }
 
+    /// Two instances on one PostgreSQL database: the buyer's return on one, Paystack's event (twice) on the other, the
+    /// sweep on both, all at once, for three top-ups of one wallet: each credited once.
+    @Test(.enabled(if: Engine.enabled.contains(.postgres)))
+    func aTopUpReportedEverywhereOnTwoInstancesIsCreditedOnce() async throws {
+        let url = try await Engine.postgres.makeDatabaseURL()
+        try await Self.withEmulator { emulator in
+            let configure: @Sendable (inout SettleConfiguration) -> Void = { configuration in
+                configuration.providers["paystack"] = ["secret_key": Self.secretKey, "api_base": emulator.baseURL]
+            }
+            try await withSettle(databaseURL: url, configure: configure) { first in
+                try await withSettle(databaseURL: url, configure: configure) { second in
+                    let walletID = try await wallet(first)
+                    for round in 1...3 {
+                        emulator.webhookURL = nil
+                        let created = try await create(first, extra: #","customer":{"email":"ada@example.com"},"wallet":"\#(walletID)""#)
+                        let id = try #require(created.json["id"] as? String)
+                        let reference = try #require(created.json["provider_payment_id"] as? String)
+                        let back = try await checkout(try #require(created.json["checkout_url"] as? String), "pay")
+                        emulator.webhookURL = "\(second.baseURL)/v1/webhooks/paystack"
+                        let event = try #require(emulator.event(reference: reference))
+                        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                            for _ in 0..<2 { group.addTask { try await browse(back).status } }
+                            for _ in 0..<2 { group.addTask { try await emulator.deliver(event) } }
+                            for instance in [first, second] {
+                                group.addTask {
+                                    let sweeper = Sweeper(
+                                        store: instance.store, providers: instance.settle.providers, logger: Engine.logger, now: { Date().addingTimeInterval(200) }
+                                    )
+                                    _ = try await sweeper.pollOpen()
+                                    return 0
+                                }
+                            }
+                            return try await group.reduce(into: [Int]()) { $0.append($1) }
+                        }
+                        #expect(statuses.allSatisfy { [0, 200, 303].contains($0) }, "\(statuses)")
+                        #expect(try await second.paymentStatus(id) == "succeeded")
+                        #expect(try await second.store.eventCount(paymentID: id, type: "wallet.credited") == 1)
+                        #expect(try await first.request(.GET, "/v1/wallets/\(walletID)").json["balance"] as? Int == 500_000 * round)
+                    }
+                    #expect(try await first.store.verifyLedger() == nil)
+                }
+            }
+        }
+    }
+
     @Test(arguments: Engine.enabled)
     func eventsAreHintsAndSignaturesAreChecked(_ engine: Engine) async throws {
         try await withPaystack(engine) { settle, emulator in

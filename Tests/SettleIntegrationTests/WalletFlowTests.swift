@@ -341,8 +341,9 @@ import Testing
 
     /// Random sequences of top-ups, debits, transfers and refunds (in-process, through the use cases) against a model:
     /// every balance equals the model's, none that may not is ever below zero, and the ledger verifies after each step.
-    @Test func randomMovementsKeepTheLedgerWhole() async throws {
-        try await withSettle(databaseURL: try await Engine.sqlite.makeDatabaseURL()) { settle in try await randomMovements(settle) }
+    @Test(arguments: [UInt64(0x5E77_1E), 0xC0FFEE, 0x2026_1202])
+    func randomMovementsKeepTheLedgerWhole(seed: UInt64) async throws {
+        try await withSettle(databaseURL: try await Engine.sqlite.makeDatabaseURL()) { settle in try await randomMovements(settle, seed: seed) }
     }
 
     struct TopUp {
@@ -351,9 +352,9 @@ import Testing
         var left: Int
     }
 
-    func randomMovements(_ settle: RunningSettle) async throws {
+    func randomMovements(_ settle: RunningSettle, seed: UInt64) async throws {
         do {
-            var generator = SeededGenerator(seed: 0x5E77_1E)
+            var generator = SeededGenerator(seed: seed)
             var wallets: [String] = []
             var model: [String: Int] = [:]
             var topUps: [TopUp] = []
