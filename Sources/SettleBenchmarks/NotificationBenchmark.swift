@@ -64,16 +64,7 @@ public enum NotificationBenchmark {
     static func measure(
         _ configuration: SettleConfiguration, payments count: Int, concurrency: Int, client: HTTPClient, logger: Logger
     ) async throws -> Report {
-        let settle = try await buildApplication(configuration, logger: logger, httpClient: client)
-        let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: logger))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            defer { group.cancelAll() }
-            while settle.runtime.boundPort == nil { try await Task.sleep(for: .milliseconds(20)) }
-            let base = settle.runtime.publicURL
-            let (secret, key) = APIKeys.generate(mode: .test, name: "bench", at: Date())
-            try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
-
+        try await withServer(configuration, client: client, logger: logger) { settle, base, secret in
             // Create the payments through the API.
             let createStart = ContinuousClock.now
             let ids = try await concurrentMap(0..<count, concurrency: concurrency) { index -> String in
@@ -113,14 +104,33 @@ public enum NotificationBenchmark {
                 ).first!.int("n")
                 return (succeeded, events, duplicates)
             }
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
             return Report(
                 database: "\(settle.store.location)", payments: count, concurrency: concurrency,
                 createPerSecond: Double(count) / createSeconds, notificationsPerSecond: Double(count) / elapsed,
                 p50Milliseconds: percentile(sorted, 0.50), p99Milliseconds: percentile(sorted, 0.99),
                 succeeded: succeeded, succeededEvents: events, paymentsWithDuplicateEvents: duplicates
             )
+        }
+    }
+
+    /// Runs a Settle server on a loopback port with a fresh test-mode key while `body` runs (given the server, its URL
+    /// and the key's secret), then shuts it down gracefully.
+    static func withServer<T: Sendable>(
+        _ configuration: SettleConfiguration, client: HTTPClient, logger: Logger,
+        _ body: @Sendable (SettleApplication, String, String) async throws -> T
+    ) async throws -> T {
+        let settle = try await buildApplication(configuration, logger: logger, httpClient: client)
+        let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await services.run() }
+            defer { group.cancelAll() }
+            while settle.runtime.boundPort == nil { try await Task.sleep(for: .milliseconds(20)) }
+            let (secret, key) = APIKeys.generate(mode: .test, name: "bench", at: Date())
+            try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
+            let result = try await body(settle, settle.runtime.publicURL, secret)
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return result
         }
     }
 

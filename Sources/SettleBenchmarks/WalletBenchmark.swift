@@ -12,7 +12,7 @@ import SettleStore
 
 /// Measures concurrent wallet debits end to end over loopback: a real server, real HTTP, each debit with its own
 /// `Idempotency-Key`, the configured durability. `wallets` wallets are topped up (through sandbox payments and their
-/// signed notifications) with room for some of the debits only, then `debits` debits spread over them run
+/// signed notifications) with room for three quarters of the debits aimed at each (at least 100 of them), then `debits` debits spread over them run
 /// `concurrency` at a time, so both outcomes — moved and refused with `402` — are on the hot path. Then proves that
 /// exactly what fitted moved and that the ledger verifies.
 public enum WalletBenchmark {
@@ -45,7 +45,8 @@ public enum WalletBenchmark {
         }
     }
 
-    /// Each debit's amount; each wallet holds room for three quarters of the debits aimed at it.
+    /// Each debit's amount; each wallet holds room for three quarters of the debits aimed at it, and for at least 100
+    /// (a top-up of 1,000.00 COP).
     static let debitAmount: Int64 = 1_000
 
     public static func run(configuration base: SettleConfiguration, wallets: Int, debits: Int, concurrency: Int, logger: Logger) async throws -> Report {
@@ -69,16 +70,7 @@ public enum WalletBenchmark {
     static func measure(
         _ configuration: SettleConfiguration, wallets count: Int, debits: Int, concurrency: Int, client: HTTPClient, logger: Logger
     ) async throws -> Report {
-        let settle = try await buildApplication(configuration, logger: logger, httpClient: client)
-        let services = ServiceGroup(configuration: .init(services: [settle.app], gracefulShutdownSignals: [], logger: logger))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await services.run() }
-            defer { group.cancelAll() }
-            while settle.runtime.boundPort == nil { try await Task.sleep(for: .milliseconds(20)) }
-            let base = settle.runtime.publicURL
-            let (secret, key) = APIKeys.generate(mode: .test, name: "bench", at: Date())
-            try await settle.store.write { tx in try await tx.insertAPIKey(key, secret: secret) }
-
+        try await NotificationBenchmark.withServer(configuration, client: client, logger: logger) { settle, base, secret in
             /// The answer's status and its `id`.
             @Sendable func post(_ path: String, _ body: String, key: String? = nil) async throws -> (UInt, String?) {
                 var request = HTTPClientRequest(url: base + path)
@@ -136,8 +128,6 @@ public enum WalletBenchmark {
                 if try await settle.store.wallet(id: id, mode: .test)?.balance != left { balancesRight = false }
             }
             let verifies = try await settle.store.verifyLedger() == nil
-            await services.triggerGracefulShutdown()
-            try await group.waitForAll()
             return Report(
                 database: "\(settle.store.location)", wallets: count, debits: debits, concurrency: concurrency,
                 debitsPerSecond: Double(debits) / elapsed, p50Milliseconds: NotificationBenchmark.percentile(sorted, 0.50),

@@ -20,7 +20,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Requests in flight.") var concurrency: Int = 64
     @Option(help: "Webhook messages to deliver (webhooks scenario).") var messages: Int = 10000
     @Option(help: "Wallets the debits are spread over (wallet scenario).") var wallets: Int = 10
-    @Option(help: "Debits to make, each with its own Idempotency-Key; a quarter do not fit (wallet scenario).") var debits: Int = 5000
+    @Option(help: "Debits to make, each with its own Idempotency-Key; each wallet holds room for three quarters of its share (at least 100), the rest are refused (wallet scenario).") var debits: Int = 5000
 
     func run() async throws {
         let configuration = try await common.configuration()
