@@ -154,7 +154,8 @@ public final class PayPalProvider: PaymentProvider {
     }
 
     /// The buyer is back from PayPal (`?token=<order>&PayerID=…`): the order, captured if approved. Only the order
-    /// Settle recorded is asked about: a `token` naming another order asks nothing.
+    /// Settle recorded is asked about (Settle's return page keeps `token` out of the query it hands over; if one
+    /// arrives, one naming another order asks nothing).
     public func confirmReturn(of payment: Payment, query: [String: String]) async throws(ProviderError) -> ProviderPaymentState? {
         guard let id = payment.providerPaymentID, query["token"].map({ $0 == id }) ?? true else { return nil }
         return try await fetchPayment(providerPaymentID: id)
